@@ -1,0 +1,399 @@
+//! The command line: each subcommand parses its input, calls one domain operation as the
+//! operator (who holds an MSP admin's rights), and prints one line or a table. Errors are
+//! one sentence on stderr and a non-zero exit.
+
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::{AdminCommand, Cli, Command, InviteCommand, ServeArgs, TenantCommand};
+use crate::domain::actor::Actor;
+use crate::domain::clock::SystemClock;
+use crate::domain::error::Error;
+use crate::domain::invite::{Expiry, InviteId, InviteQuery, NewInvite, StatusFilter};
+use crate::domain::links::BaseUrl;
+use crate::domain::page::{PageRequest, MAX_LIMIT};
+use crate::domain::password::PasswordHasher;
+use crate::domain::role::Role;
+use crate::domain::tenant::{NewTenant, Tenant, TenantId};
+use crate::domain::Tether;
+use crate::http::{self, AppState};
+use crate::store::Db;
+
+/// A failure the command line reports as one sentence.
+#[derive(Debug)]
+pub struct CliError(String);
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Error> for CliError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Validation(fields) => Self(
+                fields
+                    .iter()
+                    .map(|f| f.message.trim_end_matches('.').to_owned())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            Error::Database(e) => {
+                tracing::error!(error = %e, "database error");
+                Self(format!(
+                    "the database failed: {}",
+                    describe_database_error(&e)
+                ))
+            }
+            other => Self(other.to_string()),
+        }
+    }
+}
+
+fn describe_database_error(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Io(e) => e.to_string(),
+        sqlx::Error::PoolTimedOut => String::from("timed out waiting for a connection"),
+        _ => String::from("see the log for details"),
+    }
+}
+
+fn fail(message: impl Into<String>) -> CliError {
+    CliError(message.into())
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let base_url = BaseUrl::parse(&cli.base_url).map_err(|e| fail(e.to_string()))?;
+    let db = Db::connect(&cli.database_url, pool_size(&cli.command))
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    db.migrate().await.map_err(|e| fail(e.to_string()))?;
+    let tether = Tether::new(
+        db,
+        Arc::new(SystemClock),
+        PasswordHasher::per_core(),
+        base_url,
+    );
+    let msp_name = match &cli.command {
+        Command::Serve(args) => args.msp_name.as_str(),
+        _ => "Tether",
+    };
+    let msp = tether.ensure_msp_tenant(msp_name).await?;
+    let operator = Actor::operator(msp.id);
+
+    let result = match cli.command {
+        Command::Serve(args) => serve(&tether, args).await,
+        Command::Migrate => {
+            println!("The database schema is up to date.");
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Create {
+            email,
+            password_stdin: _,
+            name,
+        }) => create_admin(&tether, &operator, &email, name.as_deref()).await,
+        Command::Tenant(command) => tenant(&tether, &operator, command).await,
+        Command::Invite(command) => invite(&tether, &operator, command).await,
+    };
+    tether.db().close().await;
+    result
+}
+
+fn pool_size(command: &Command) -> u32 {
+    match command {
+        Command::Serve(_) => 16,
+        _ => 2,
+    }
+}
+
+async fn serve(tether: &Tether, args: ServeArgs) -> Result<(), CliError> {
+    let listener = TcpListener::bind(args.bind)
+        .await
+        .map_err(|e| fail(format!("cannot listen on {}: {e}", args.bind)))?;
+    if let Some(issued) = tether.first_admin_link().await? {
+        let expires = issued.invite.expires_at.to_date_time();
+        eprintln!("\nNo MSP admin exists yet. Open this one-time link to create the first one");
+        eprintln!("(valid until {expires}; treat it like a password):\n");
+        println!("    {}\n", issued.link);
+        let _ = std::io::stdout().flush();
+    }
+    if args.demo {
+        for (tenant, issued) in tether.create_demo().await? {
+            println!(
+                "Demo client {} at {}: admin invite {}",
+                tenant.name,
+                tether.tenant_origin(&tenant),
+                issued.link
+            );
+        }
+    }
+    tracing::info!(address = %args.bind, base_url = %tether.base_url(), "Tether is listening");
+    eprintln!(
+        "Tether is listening on http://{} (base URL {})",
+        args.bind,
+        tether.base_url()
+    );
+    http::serve(
+        listener,
+        AppState {
+            tether: tether.clone(),
+        },
+    )
+    .await
+    .map_err(|e| fail(format!("the server stopped: {e}")))
+}
+
+async fn create_admin(
+    tether: &Tether,
+    operator: &Actor,
+    email: &str,
+    name: Option<&str>,
+) -> Result<(), CliError> {
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .map_err(|e| fail(format!("cannot read the password from standard input: {e}")))?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err(fail("no password was given on standard input"));
+    }
+    let user = tether.create_admin(operator, email, password, name).await?;
+    println!("Created MSP admin {} (user {}).", user.email, user.id.0);
+    Ok(())
+}
+
+async fn tenant(tether: &Tether, operator: &Actor, command: TenantCommand) -> Result<(), CliError> {
+    match command {
+        TenantCommand::Create {
+            name,
+            slug,
+            accent,
+            logo,
+        } => {
+            let logo = match logo {
+                Some(path) => Some(std::fs::read(&path).map_err(|e| {
+                    fail(format!("cannot read the logo file {}: {e}", path.display()))
+                })?),
+                None => None,
+            };
+            let input = NewTenant {
+                name,
+                slug: slug.clone(),
+                accent_colour: accent,
+                logo,
+            };
+            let tenant = tether
+                .create_tenant(operator, input)
+                .await
+                .map_err(|e| match e {
+                    Error::Conflict(_) => fail(format!(
+                        "the slug \"{slug}\" is already taken by another client"
+                    )),
+                    Error::Logo(refusal) => fail(format!("the logo was refused: {refusal}")),
+                    other => other.into(),
+                })?;
+            println!(
+                "Created client {} (tenant {}) at {}",
+                tenant.name,
+                tenant.id.0,
+                tether.tenant_origin(&tenant)
+            );
+            Ok(())
+        }
+        TenantCommand::List => {
+            let tenants = tether.list_tenants(operator).await?;
+            let rows: Vec<Vec<String>> = tenants
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.tenant.id.0.to_string(),
+                        t.tenant.kind.as_str().to_owned(),
+                        t.tenant
+                            .slug
+                            .as_ref()
+                            .map_or("-", |s| s.as_str())
+                            .to_owned(),
+                        t.tenant.name.to_string(),
+                        t.active_users.to_string(),
+                        t.pending_invites.to_string(),
+                        tether.tenant_origin(&t.tenant),
+                    ]
+                })
+                .collect();
+            print_table(
+                &["ID", "KIND", "SLUG", "NAME", "USERS", "PENDING", "ADDRESS"],
+                &rows,
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn resolve_tenant(tether: &Tether, name: &str) -> Result<Tenant, CliError> {
+    if name == "msp" {
+        return Ok(tether.msp_tenant().await?);
+    }
+    tether.tenant_by_slug(name).await?.ok_or_else(|| {
+        fail(format!(
+            "no client has the slug \"{name}\"; see `tether tenant list`"
+        ))
+    })
+}
+
+async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Result<(), CliError> {
+    match command {
+        InviteCommand::Create {
+            email,
+            tenant,
+            role,
+            expires,
+            name,
+        } => {
+            let role = Role::from_name(&role).ok_or_else(|| {
+                fail(format!(
+                    "there is no role \"{role}\"; use msp_admin, msp_technician, client_admin or client_user"
+                ))
+            })?;
+            let expiry = Expiry::parse_short(&expires)
+                .map_err(|_| fail("--expires must be 24h, 3d or 7d"))?;
+            let tenant = resolve_tenant(tether, &tenant).await?;
+            let input = NewInvite {
+                email,
+                name,
+                role_id: role.id(),
+                tenant_id: tenant.id.0,
+                expires_hours: Some(i64::from(expiry.hours())),
+            };
+            let issued = tether.create_invite(operator, input).await?;
+            eprintln!(
+                "Invite {} for {} as {} in {}, valid until {}:",
+                issued.invite.id.0,
+                issued.invite.email.as_ref().map_or("-", |e| e.as_str()),
+                issued.invite.role.name(),
+                tenant.name,
+                issued.invite.expires_at.to_date_time()
+            );
+            println!("{}", issued.link);
+            Ok(())
+        }
+        InviteCommand::List {
+            status,
+            tenant,
+            email,
+        } => {
+            let status = StatusFilter::parse(&status)
+                .map_err(|_| fail("--status must be pending, accepted, revoked, expired or all"))?;
+            let tenant_id: Option<TenantId> = match tenant {
+                Some(name) => Some(resolve_tenant(tether, &name).await?.id),
+                None => None,
+            };
+            let tenants = tether.list_tenants(operator).await?;
+            let tenant_name = |id: TenantId| {
+                tenants.iter().find(|t| t.tenant.id == id).map_or_else(
+                    || id.0.to_string(),
+                    |t| {
+                        t.tenant
+                            .slug
+                            .as_ref()
+                            .map_or("msp", |s| s.as_str())
+                            .to_owned()
+                    },
+                )
+            };
+            let mut query = InviteQuery {
+                status,
+                tenant_id,
+                email,
+                page: PageRequest {
+                    before_id: None,
+                    limit: MAX_LIMIT,
+                },
+            };
+            let mut rows = Vec::new();
+            loop {
+                let page = tether.list_invites(operator, query.clone()).await?;
+                for invite in &page.items {
+                    rows.push(vec![
+                        invite.id.0.to_string(),
+                        invite.status.as_str().to_owned(),
+                        invite
+                            .email
+                            .as_ref()
+                            .map_or("(first admin)", |e| e.as_str())
+                            .to_owned(),
+                        invite.role.name().to_owned(),
+                        tenant_name(invite.tenant_id),
+                        invite.created_at.to_date_time(),
+                        invite.expires_at.to_date_time(),
+                        invite.revoke_reason.map_or("", |r| r.as_str()).to_owned(),
+                    ]);
+                }
+                let Some(last) = page.items.last().filter(|_| page.next_cursor.is_some()) else {
+                    break;
+                };
+                query.page.before_id = Some(last.id.0);
+            }
+            print_table(
+                &[
+                    "ID", "STATUS", "EMAIL", "ROLE", "TENANT", "CREATED", "EXPIRES", "REASON",
+                ],
+                &rows,
+            );
+            Ok(())
+        }
+        InviteCommand::Revoke { id } => {
+            tether.revoke_invite(operator, InviteId(id)).await?;
+            println!("Invite {id} is revoked; its link no longer works.");
+            Ok(())
+        }
+        InviteCommand::Reissue { id, expires } => {
+            let hours = match expires {
+                Some(expires) => Some(
+                    Expiry::parse_short(&expires)
+                        .map_err(|_| fail("--expires must be 24h, 3d or 7d"))?
+                        .hours(),
+                ),
+                None => None,
+            };
+            let issued = tether
+                .reissue_invite(operator, InviteId(id), hours.map(i64::from))
+                .await?;
+            eprintln!(
+                "Invite {} replaces invite {id}, valid until {}:",
+                issued.invite.id.0,
+                issued.invite.expires_at.to_date_time()
+            );
+            println!("{}", issued.link);
+            Ok(())
+        }
+    }
+}
+
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    if rows.is_empty() {
+        println!("(none)");
+        return;
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}

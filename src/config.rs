@@ -1,0 +1,145 @@
+//! The command line and its environment variables → one `Cli` value (clap's `env`).
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tether",
+    version,
+    about = "Tenants, roles and single-use invite links for an MSP and its clients"
+)]
+pub struct Cli {
+    /// The database: a file path or sqlite:// URL (SQLite), or postgres://…
+    #[arg(
+        long,
+        env = "TETHER_DATABASE_URL",
+        default_value = "tether.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// The MSP's address; clients live at subdomains of its host.
+    #[arg(
+        long,
+        env = "TETHER_BASE_URL",
+        default_value = "http://localhost:8080",
+        global = true
+    )]
+    pub base_url: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies migrations first).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage MSP admins.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Manage client tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Create, list, revoke and re-issue invite links.
+    #[command(subcommand)]
+    Invite(InviteCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, env = "TETHER_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Also create two branded sample clients, each with a pending invite.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Honour X-Forwarded-For/Proto/Host from a reverse proxy in front of Tether.
+    #[arg(long, env = "TETHER_TRUST_PROXY")]
+    pub trust_proxy: bool,
+
+    /// The MSP's display name, used when the database is first created.
+    #[arg(long, env = "TETHER_MSP_NAME", default_value = "Tether")]
+    pub msp_name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an MSP admin without the web flow, reading the password from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (its first line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a client tenant.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// The client's subdomain label, e.g. acme for acme.example.com.
+        #[arg(long)]
+        slug: String,
+        /// The brand colour, #RRGGBB.
+        #[arg(long)]
+        accent: Option<String>,
+        /// A PNG, JPEG, WebP or GIF logo of at most 512 KiB.
+        #[arg(long)]
+        logo: Option<std::path::PathBuf>,
+    },
+    /// List tenants with their users and pending invites.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InviteCommand {
+    /// Create an invite and print its link.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// A client's slug, or `msp` for MSP staff.
+        #[arg(long)]
+        tenant: String,
+        /// msp_admin, msp_technician, client_admin or client_user.
+        #[arg(long)]
+        role: String,
+        /// 24h, 3d or 7d.
+        #[arg(long, default_value = "3d")]
+        expires: String,
+        /// A name to pre-fill on the setup page.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List invites, newest first.
+    List {
+        /// pending, accepted, revoked, expired or all.
+        #[arg(long, default_value = "pending")]
+        status: String,
+        /// A client's slug, or `msp`.
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Revoke an invite so its link stops working.
+    Revoke { id: i64 },
+    /// Issue a fresh link for a pending or expired invite, replacing the old one.
+    Reissue {
+        id: i64,
+        /// 24h, 3d or 7d; the original period if not given.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+}

@@ -1,0 +1,182 @@
+//! The domain's one error type: its variants are the outcomes the spec names, and each
+//! edge (API, web, CLI) maps it once.
+
+use std::fmt;
+
+use super::clock::Timestamp;
+use super::tenant::LogoRefusal;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}", describe_fields(.0))]
+    Validation(Vec<FieldError>),
+    #[error("you need to sign in first")]
+    Unauthenticated,
+    #[error("the email or password is not correct")]
+    InvalidCredentials,
+    #[error("your role does not allow this")]
+    Forbidden,
+    #[error("{0} was not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(Conflict),
+    #[error("{0}")]
+    Gone(Gone),
+    #[error("{0}")]
+    Logo(LogoRefusal),
+    #[error("too many attempts; try again in {retry_after_secs} seconds")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn field(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    /// True for a failure of the machinery rather than a refusal of the request.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Self::Database(_) | Self::Internal(_))
+    }
+}
+
+/// One invalid input field: which, a stable code, and a sentence for a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+fn describe_fields(errors: &[FieldError]) -> String {
+    match errors {
+        [one] => one.message.clone(),
+        many => format!("{} fields are invalid", many.len()),
+    }
+}
+
+/// Collects every failing field of an input, so that a person sees all of them at once.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    /// Keeps the value if it parsed, records the error if not.
+    pub fn check<T>(&mut self, parsed: Result<T, FieldError>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.0.push(error);
+                None
+            }
+        }
+    }
+
+    pub fn push(&mut self, error: FieldError) {
+        self.0.push(error);
+    }
+
+    pub fn into_result(self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(self.0))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    UserExists,
+    InvitePending,
+    InviteNotRevocable,
+    SlugTaken,
+    LastAdmin,
+}
+
+impl Conflict {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::UserExists => "user_exists",
+            Self::InvitePending => "invite_pending",
+            Self::InviteNotRevocable => "invite_not_revocable",
+            Self::SlugTaken => "slug_taken",
+            Self::LastAdmin => "last_admin",
+        }
+    }
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::UserExists => "an account with this email already exists",
+            Self::InvitePending => {
+                "a pending invite for this email was sent by someone else; ask them to revoke it first"
+            }
+            Self::InviteNotRevocable => "this invite has already been used and cannot be changed",
+            Self::SlugTaken => "another client already uses this address",
+            Self::LastAdmin => "this would leave no active MSP admin",
+        })
+    }
+}
+
+/// Why an invite link can no longer be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gone {
+    Expired,
+    Used,
+    Revoked,
+    /// Replaced by a newer invite for the same email, sent at this time.
+    Superseded {
+        at: Timestamp,
+    },
+}
+
+impl Gone {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Expired => "invite_expired",
+            Self::Used => "invite_used",
+            Self::Revoked | Self::Superseded { .. } => "invite_revoked",
+        }
+    }
+
+    /// The reason as recorded in an `invite.accept_refused` audit event.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Expired => "expired",
+            Self::Used => "used",
+            Self::Revoked => "revoked",
+            Self::Superseded { .. } => "superseded",
+        }
+    }
+}
+
+impl fmt::Display for Gone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Expired => f.write_str("this invite link has expired"),
+            Self::Used => f.write_str("this invite link has already been used"),
+            Self::Revoked => f.write_str("this invite link was revoked"),
+            Self::Superseded { at } => write!(
+                f,
+                "a newer invite was sent to this address on {}; use the link in that one",
+                at.to_date()
+            ),
+        }
+    }
+}

@@ -1,0 +1,774 @@
+//! Invites and their lifecycle (product.md §3): create (superseding a pending invite for
+//! the same email in the same transaction), open, accept (claiming the invite atomically),
+//! revoke, re-issue and list. Status is derived from the clock, never stored.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::actor::{Action, Actor};
+use super::audit::{AuditAction, NewAuditEvent, Target};
+use super::clock::Timestamp;
+use super::email::Email;
+use super::error::{Conflict, Error, FieldError, FieldErrors, Gone, Result};
+use super::name::Name;
+use super::page::{Page, PageRequest};
+use super::password::Password;
+use super::role::Role;
+use super::session::{start_session, NewSession, SessionKind};
+use super::tenant::{Tenant, TenantId};
+use super::token::Token;
+use super::user::{unique_email_conflict, User, UserId};
+use super::Tether;
+use crate::store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InviteId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteStatus {
+    Pending,
+    Accepted,
+    Revoked,
+    Expired,
+}
+
+impl InviteStatus {
+    /// Accepted and revoked are recorded facts; pending turns into expired exactly at
+    /// `expires_at`.
+    pub fn derive(
+        accepted_at: Option<Timestamp>,
+        revoked_at: Option<Timestamp>,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Self {
+        if accepted_at.is_some() {
+            Self::Accepted
+        } else if revoked_at.is_some() {
+            Self::Revoked
+        } else if now >= expires_at {
+            Self::Expired
+        } else {
+            Self::Pending
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// Which invites a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatusFilter {
+    #[default]
+    All,
+    Only(InviteStatus),
+}
+
+impl StatusFilter {
+    /// `pending`, `accepted`, `revoked`, `expired` or `all`.
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        Ok(match input {
+            "all" => Self::All,
+            "pending" => Self::Only(InviteStatus::Pending),
+            "accepted" => Self::Only(InviteStatus::Accepted),
+            "revoked" => Self::Only(InviteStatus::Revoked),
+            "expired" => Self::Only(InviteStatus::Expired),
+            _ => {
+                return Err(FieldError::new(
+                    "status",
+                    "invalid_status",
+                    "status must be one of pending, accepted, revoked, expired or all.",
+                ))
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeReason {
+    /// Revoked by a person.
+    Revoked,
+    /// Replaced by a newer invite for the same email.
+    Superseded,
+}
+
+impl RevokeReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Revoked => "revoked",
+            Self::Superseded => "superseded",
+        }
+    }
+
+    pub(crate) fn from_stored(stored: &str) -> Self {
+        if stored == "superseded" {
+            Self::Superseded
+        } else {
+            Self::Revoked
+        }
+    }
+}
+
+/// How long a link stays valid: 24 hours, 3 days or 7 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry(u32);
+
+impl Expiry {
+    pub const CHOICES: [Expiry; 3] = [Expiry(24), Expiry(72), Expiry(168)];
+    pub const DEFAULT: Expiry = Expiry(72);
+
+    pub fn from_hours(hours: i64) -> Result<Self, FieldError> {
+        Self::CHOICES
+            .into_iter()
+            .find(|choice| i64::from(choice.0) == hours)
+            .ok_or_else(|| {
+                FieldError::new(
+                    "expires_hours",
+                    "invalid_expiry",
+                    "An invite expires after 24, 72 or 168 hours.",
+                )
+            })
+    }
+
+    /// The command line's spelling: `24h`, `3d` or `7d` (also `72h`, `168h`, `1d`).
+    pub fn parse_short(input: &str) -> Result<Self, FieldError> {
+        let hours = match input.trim() {
+            "24h" | "1d" => 24,
+            "72h" | "3d" => 72,
+            "168h" | "7d" => 168,
+            _ => -1,
+        };
+        Self::from_hours(hours)
+    }
+
+    pub fn hours(self) -> u32 {
+        self.0
+    }
+
+    pub fn duration(self) -> Duration {
+        Duration::from_secs(u64::from(self.0) * 3600)
+    }
+
+    /// How a person reads it: "24 hours", "3 days", "7 days".
+    pub fn label(self) -> &'static str {
+        match self.0 {
+            24 => "24 hours",
+            72 => "3 days",
+            _ => "7 days",
+        }
+    }
+
+    /// The period an existing invite was given, for re-issuing it with the same one.
+    fn of(invite: &Invite) -> Self {
+        let hours = (invite.expires_at.millis() - invite.created_at.millis()) / 3_600_000;
+        Self::from_hours(hours).unwrap_or(Self::DEFAULT)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Invite {
+    pub id: InviteId,
+    /// `None` only for the first-admin link, whose recipient enters their email.
+    pub email: Option<Email>,
+    pub name: Option<Name>,
+    pub role: Role,
+    pub tenant_id: TenantId,
+    pub status: InviteStatus,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Who created it; `None` for the command line and the first-run link.
+    pub created_by: Option<(UserId, Email)>,
+    pub accepted_at: Option<Timestamp>,
+    pub accepted_user_id: Option<UserId>,
+    pub revoked_at: Option<Timestamp>,
+    pub revoked_by: Option<UserId>,
+    pub revoke_reason: Option<RevokeReason>,
+}
+
+impl Invite {
+    /// Why the link can no longer be used, if it cannot.
+    pub fn unusable(&self) -> Option<Gone> {
+        match (self.status, self.revoke_reason, self.revoked_at) {
+            (InviteStatus::Pending, _, _) => None,
+            (InviteStatus::Accepted, _, _) => Some(Gone::Used),
+            (InviteStatus::Expired, _, _) => Some(Gone::Expired),
+            (InviteStatus::Revoked, Some(RevokeReason::Superseded), Some(at)) => {
+                Some(Gone::Superseded { at })
+            }
+            (InviteStatus::Revoked, _, _) => Some(Gone::Revoked),
+        }
+    }
+}
+
+/// A new invite as a person or client asked for it; parsed and checked by `create_invite`.
+#[derive(Debug, Clone, Default)]
+pub struct NewInvite {
+    pub email: String,
+    pub name: Option<String>,
+    pub role_id: i64,
+    pub tenant_id: i64,
+    pub expires_hours: Option<i64>,
+}
+
+/// A created invite with its token, shown this once, and its link.
+#[derive(Debug)]
+pub struct IssuedInvite {
+    pub invite: Invite,
+    pub token: Token,
+    pub link: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InviteQuery {
+    pub status: StatusFilter,
+    pub tenant_id: Option<TenantId>,
+    pub email: Option<String>,
+    pub page: PageRequest,
+}
+
+/// What the account-setup page shows for a link.
+#[derive(Debug, Clone)]
+pub struct InviteLink {
+    pub invite: Invite,
+    pub tenant: Tenant,
+}
+
+/// What the recipient enters on the setup page.
+#[derive(Debug, Clone, Default)]
+pub struct Acceptance {
+    pub name: String,
+    pub password: String,
+    /// Only for the first-admin link, which is issued before anyone knows the address.
+    pub email: Option<String>,
+}
+
+/// The account an accepted link created, and the session it is signed in with.
+#[derive(Debug)]
+pub struct Accepted {
+    pub user: User,
+    pub tenant: Tenant,
+    pub session: NewSession,
+}
+
+/// How many times creating an invite is retried when a concurrent request created one for
+/// the same email between our check and our insert (the unique index refuses ours).
+const CREATE_ATTEMPTS: usize = 3;
+
+impl Tether {
+    /// Creates an invite, checking the rules of product.md §3 in order: the actor may invite
+    /// (this role into this tenant); the fields are valid; no user has the email; a pending
+    /// invite for the email is superseded in the same transaction if the actor could revoke
+    /// it, otherwise the request is refused.
+    pub async fn create_invite(&self, actor: &Actor, input: NewInvite) -> Result<IssuedInvite> {
+        let scope = self.scope_or_refuse(actor, Action::Invite).await?;
+        let requested_role = Role::from_id(input.role_id);
+        let beyond_ceiling = requested_role.is_some_and(|role| !actor.may_grant(role));
+        if !scope.includes(TenantId(input.tenant_id)) || beyond_ceiling {
+            self.record_refusal(
+                actor,
+                Action::Invite,
+                Target::Tenant(TenantId(input.tenant_id)),
+            )
+            .await;
+            return Err(Error::Forbidden);
+        }
+
+        let mut errors = FieldErrors::default();
+        let email = errors.check(Email::parse(&input.email));
+        let name = match input.name.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(name) => errors.check(Name::parse("name", name)),
+        };
+        let tenant = {
+            let mut conn = self.db.reader().acquire().await?;
+            store::tenants::by_id(&mut conn, TenantId(input.tenant_id)).await?
+        };
+        match (requested_role, &tenant) {
+            (None, _) => errors.push(FieldError::new(
+                "role_id",
+                "unknown_role",
+                "There is no role with this id.",
+            )),
+            (Some(role), Some(tenant)) if !role.fits(tenant.kind) => errors.push(FieldError::new(
+                "role_id",
+                "role_scope_mismatch",
+                format!(
+                    "The role {} cannot be held in {}.",
+                    role.name(),
+                    tenant.name
+                ),
+            )),
+            _ => {}
+        }
+        if tenant.is_none() {
+            errors.push(FieldError::new(
+                "tenant_id",
+                "unknown_tenant",
+                "There is no tenant with this id.",
+            ));
+        }
+        let expiry = match input.expires_hours {
+            None => Some(Expiry::DEFAULT),
+            Some(hours) => errors.check(Expiry::from_hours(hours)),
+        };
+        errors.into_result()?;
+        let (Some(email), Some(role), Some(tenant), Some(expiry)) =
+            (email, requested_role, tenant, expiry)
+        else {
+            return Err(Error::Internal("checked fields went missing".into()));
+        };
+
+        let draft = Draft {
+            email: Some(email),
+            name,
+            role,
+            tenant,
+            expiry,
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.issue(actor, &draft, None).await {
+                Err(Error::Database(e))
+                    if is_second_open_invite(&e) && attempt < CREATE_ATTEMPTS =>
+                {
+                    continue
+                }
+                Err(Error::Database(e)) if is_second_open_invite(&e) => {
+                    return Err(Error::Conflict(Conflict::InvitePending))
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Issues a new invite with the same email, name, role and tenant as a pending or
+    /// expired one, superseding it in the same transaction ("resend").
+    pub async fn reissue_invite(
+        &self,
+        actor: &Actor,
+        id: InviteId,
+        expires_hours: Option<i64>,
+    ) -> Result<IssuedInvite> {
+        let old = self.revocable_invite(actor, id).await?;
+        if matches!(old.status, InviteStatus::Accepted | InviteStatus::Revoked) {
+            return Err(Error::Conflict(Conflict::InviteNotRevocable));
+        }
+        let expiry = match expires_hours {
+            Some(hours) => Expiry::from_hours(hours).map_err(|e| Error::Validation(vec![e]))?,
+            None => Expiry::of(&old),
+        };
+        let tenant = {
+            let mut conn = self.db.reader().acquire().await?;
+            store::tenants::by_id(&mut conn, old.tenant_id)
+                .await?
+                .ok_or(Error::NotFound("tenant"))?
+        };
+        let draft = Draft {
+            email: old.email.clone(),
+            name: old.name.clone(),
+            role: old.role,
+            tenant,
+            expiry,
+        };
+        self.issue(actor, &draft, Some(&old)).await
+    }
+
+    /// Writes a checked invite: supersedes what it replaces and inserts the new one, in one
+    /// transaction.
+    async fn issue(
+        &self,
+        actor: &Actor,
+        draft: &Draft,
+        replacing: Option<&Invite>,
+    ) -> Result<IssuedInvite> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        if let Some(email) = &draft.email {
+            if store::users::email_taken(&mut tx, email).await? {
+                return Err(Error::Conflict(Conflict::UserExists));
+            }
+        }
+        let open = match (&draft.email, replacing) {
+            (_, Some(old)) => Some(old.clone()),
+            (Some(email), None) => store::invites::open_for_email(&mut tx, email, now).await?,
+            (None, None) => None,
+        };
+        let mut superseded = None;
+        if let Some(open) = &open {
+            // A pending invite may only be replaced by someone who could revoke it; an
+            // expired one is dead already, and replacing it takes nothing from anyone.
+            let may_revoke = actor
+                .scope(Action::RevokeInvites)
+                .is_ok_and(|scope| scope.includes(open.tenant_id));
+            if open.status == InviteStatus::Pending && !may_revoke {
+                return Err(Error::Conflict(Conflict::InvitePending));
+            }
+            if store::invites::revoke(
+                &mut tx,
+                open.id,
+                actor.user_id,
+                RevokeReason::Superseded,
+                now,
+            )
+            .await?
+            {
+                let event = NewAuditEvent::by(
+                    actor,
+                    now,
+                    AuditAction::InviteSuperseded,
+                    Some(open.tenant_id),
+                )
+                .target(Target::Invite(open.id.0));
+                store::audit::insert(&mut tx, &event).await?;
+                superseded = Some(open.id.0);
+            } else if replacing.is_some() {
+                // Accepted or revoked since we looked: a re-issue has nothing left to replace.
+                return Err(Error::Conflict(Conflict::InviteNotRevocable));
+            }
+        }
+
+        let token = Token::generate()?;
+        let id = store::invites::insert(
+            &mut tx,
+            store::invites::NewInvite {
+                digest: token.digest(),
+                email: draft.email.as_ref(),
+                name: draft.name.as_ref(),
+                role: draft.role,
+                tenant_id: draft.tenant.id,
+                created_by: actor.user_id,
+                created_at: now,
+                expires_at: now.plus(draft.expiry.duration()),
+            },
+        )
+        .await?;
+        let event = NewAuditEvent::by(
+            actor,
+            now,
+            AuditAction::InviteCreated,
+            Some(draft.tenant.id),
+        )
+        .target(Target::Invite(id.0))
+        .detail(json!({
+            "email": draft.email.as_ref().map(Email::as_str),
+            "role": draft.role.name(),
+            "expires_hours": draft.expiry.hours(),
+            "supersedes": superseded,
+        }));
+        store::audit::insert(&mut tx, &event).await?;
+        let invite = store::invites::by_id(&mut tx, id, now)
+            .await?
+            .ok_or(Error::NotFound("invite"))?;
+        tx.commit().await?;
+        let link = self
+            .base_url
+            .invite_link(draft.tenant.slug.as_ref(), &token);
+        Ok(IssuedInvite {
+            invite,
+            token,
+            link,
+        })
+    }
+
+    /// Revokes a pending or expired invite; revoking a revoked one changes nothing and
+    /// succeeds; an accepted one cannot be revoked.
+    pub async fn revoke_invite(&self, actor: &Actor, id: InviteId) -> Result<()> {
+        let invite = self.revocable_invite(actor, id).await?;
+        match invite.status {
+            InviteStatus::Revoked => return Ok(()),
+            InviteStatus::Accepted => return Err(Error::Conflict(Conflict::InviteNotRevocable)),
+            InviteStatus::Pending | InviteStatus::Expired => {}
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        if !store::invites::revoke(&mut tx, id, actor.user_id, RevokeReason::Revoked, now).await? {
+            // Someone accepted or revoked it since we looked; report what happened.
+            let current = store::invites::by_id(&mut tx, id, now).await?;
+            return match current.map(|i| i.status) {
+                Some(InviteStatus::Accepted) => Err(Error::Conflict(Conflict::InviteNotRevocable)),
+                _ => Ok(()),
+            };
+        }
+        let event = NewAuditEvent::by(
+            actor,
+            now,
+            AuditAction::InviteRevoked,
+            Some(invite.tenant_id),
+        )
+        .target(Target::Invite(id.0));
+        store::audit::insert(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One invite the actor may see.
+    pub async fn invite(&self, actor: &Actor, id: InviteId) -> Result<Invite> {
+        self.visible_invite(actor, id, Action::SeeInvites).await
+    }
+
+    /// Invites the actor may see, newest first.
+    pub async fn list_invites(&self, actor: &Actor, query: InviteQuery) -> Result<Page<Invite>> {
+        let scope = self.scope_or_refuse(actor, Action::SeeInvites).await?;
+        let Some(scope) = scope.narrowed_to(query.tenant_id) else {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        };
+        let mut conn = self.db.reader().acquire().await?;
+        let rows = store::invites::list(&mut conn, scope, &query, self.now()).await?;
+        Ok(query.page.finish(rows, |invite| invite.id.0))
+    }
+
+    /// What an invite link shows, without changing anything: link scanners and previews
+    /// open links before people do (quality.md Security 11). `host_tenant` is the tenant
+    /// whose host the link was opened on, if it came through one: a link opened on another
+    /// tenant's host is "not found".
+    pub async fn open_invite_link(
+        &self,
+        token: &str,
+        host_tenant: Option<TenantId>,
+    ) -> Result<InviteLink> {
+        let now = self.now();
+        let mut conn = self.db.reader().acquire().await?;
+        let invite = store::invites::by_digest(&mut conn, Token::presented(token).digest(), now)
+            .await?
+            .filter(|invite| host_tenant.is_none_or(|host| host == invite.tenant_id))
+            .ok_or(Error::NotFound("invite"))?;
+        let tenant = store::tenants::by_id(&mut conn, invite.tenant_id)
+            .await?
+            .ok_or(Error::NotFound("tenant"))?;
+        if let Some(gone) = invite.unusable() {
+            return Err(Error::Gone(gone));
+        }
+        Ok(InviteLink { invite, tenant })
+    }
+
+    /// Accepts an invite link: checks the name and password, then in one transaction claims
+    /// the invite (only if it is still pending at that instant), creates the user in the
+    /// invite's tenant with its role, and starts a fresh session. Of two simultaneous
+    /// accepts of one link exactly one creates an account; the other is told it was used.
+    pub async fn accept_invite(
+        &self,
+        token: &str,
+        input: Acceptance,
+        host_tenant: Option<TenantId>,
+        kind: SessionKind,
+        ip: Option<&str>,
+    ) -> Result<Accepted> {
+        let link = match self.open_invite_link(token, host_tenant).await {
+            Ok(link) => link,
+            Err(error) => {
+                self.record_refused_accept(&error, None, ip).await;
+                return Err(error);
+            }
+        };
+        let InviteLink { invite, tenant } = link;
+
+        let mut errors = FieldErrors::default();
+        let name = errors.check(Name::parse("name", &input.name));
+        let email = match &invite.email {
+            Some(email) => Some(email.clone()),
+            None => errors.check(Email::parse(input.email.as_deref().unwrap_or_default())),
+        };
+        let context: Vec<&str> = name
+            .iter()
+            .map(Name::as_str)
+            .chain([tenant.name.as_str()])
+            .collect();
+        let password = errors.check(Password::choose(&input.password, email.as_ref(), &context));
+        errors.into_result()?;
+        let (Some(name), Some(email), Some(password)) = (name, email, password) else {
+            return Err(Error::Internal("checked fields went missing".into()));
+        };
+        let digest = self.passwords.hash(&password).await?;
+
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        if !store::invites::claim(&mut tx, invite.id, now).await? {
+            drop(tx);
+            let current = {
+                let mut conn = self.db.reader().acquire().await?;
+                store::invites::by_id(&mut conn, invite.id, now).await?
+            };
+            let gone = current.and_then(|i| i.unusable()).unwrap_or(Gone::Used);
+            let error = Error::Gone(gone);
+            self.record_refused_accept(&error, Some(&invite), ip).await;
+            return Err(error);
+        }
+        if store::users::email_taken(&mut tx, &email).await? {
+            return Err(Error::Conflict(Conflict::UserExists));
+        }
+        let user_id = store::users::insert(
+            &mut tx,
+            store::users::NewUser {
+                tenant_id: invite.tenant_id,
+                email: &email,
+                name: &name,
+                role: invite.role,
+                password: &digest,
+                now,
+            },
+        )
+        .await
+        .map_err(unique_email_conflict)?;
+        store::invites::record_accepted_user(&mut tx, invite.id, user_id).await?;
+        let session = start_session(&mut tx, user_id, kind, now).await?;
+        let accepted = NewAuditEvent {
+            actor_id: Some(user_id),
+            tenant_id: Some(invite.tenant_id),
+            ..NewAuditEvent::anonymous(now, AuditAction::InviteAccepted, ip)
+        };
+        store::audit::insert(
+            &mut tx,
+            &accepted
+                .clone()
+                .target(Target::Invite(invite.id.0))
+                .detail(json!({ "user_id": user_id.0, "role": invite.role.name() })),
+        )
+        .await?;
+        store::audit::insert(
+            &mut tx,
+            &NewAuditEvent {
+                action: AuditAction::UserCreated,
+                ..accepted
+            }
+            .target(Target::User(user_id))
+            .detail(json!({ "email": email.as_str(), "role": invite.role.name(), "invite_id": invite.id.0 })),
+        )
+        .await?;
+        let user = store::users::by_id(&mut tx, user_id)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        tx.commit().await?;
+        Ok(Accepted {
+            user,
+            tenant,
+            session,
+        })
+    }
+
+    async fn record_refused_accept(
+        &self,
+        error: &Error,
+        invite: Option<&Invite>,
+        ip: Option<&str>,
+    ) {
+        let reason = match error {
+            Error::Gone(gone) => gone.reason(),
+            Error::NotFound(_) => "unknown",
+            _ => return,
+        };
+        let mut event = NewAuditEvent::anonymous(self.now(), AuditAction::InviteAcceptRefused, ip)
+            .detail(json!({ "reason": reason }));
+        if let Some(invite) = invite {
+            event.tenant_id = Some(invite.tenant_id);
+            event.target = Target::Invite(invite.id.0);
+        }
+        self.record_alone(event).await;
+    }
+
+    /// An invite the actor may revoke: refused (403) if their role revokes nothing, not
+    /// found (404) if it is another tenant's.
+    async fn revocable_invite(&self, actor: &Actor, id: InviteId) -> Result<Invite> {
+        self.visible_invite(actor, id, Action::RevokeInvites).await
+    }
+
+    async fn visible_invite(&self, actor: &Actor, id: InviteId, action: Action) -> Result<Invite> {
+        let scope = self.scope_or_refuse(actor, action).await?;
+        let invite = {
+            let mut conn = self.db.reader().acquire().await?;
+            store::invites::by_id(&mut conn, id, self.now()).await?
+        };
+        match invite {
+            Some(invite) if scope.includes(invite.tenant_id) => Ok(invite),
+            Some(_) => {
+                self.record_refusal(actor, action, Target::Invite(id.0))
+                    .await;
+                Err(Error::NotFound("invite"))
+            }
+            None => Err(Error::NotFound("invite")),
+        }
+    }
+}
+
+/// A checked invite about to be written.
+struct Draft {
+    email: Option<Email>,
+    name: Option<Name>,
+    role: Role,
+    tenant: Tenant,
+    expiry: Expiry,
+}
+
+fn is_second_open_invite(error: &sqlx::Error) -> bool {
+    store::is_unique_violation(error, "invites", "email")
+}
+
+/// The first-admin link and the demo's invites are issued by the system itself.
+pub(crate) struct SystemDraft<'a> {
+    pub email: Option<&'a Email>,
+    pub role: Role,
+    pub tenant: &'a Tenant,
+    pub expiry: Expiry,
+}
+
+impl Tether {
+    /// Issues an invite on the system's behalf (no actor), superseding open first-admin
+    /// links when it is one itself.
+    pub(crate) async fn issue_system_invite(&self, draft: SystemDraft<'_>) -> Result<IssuedInvite> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        if draft.email.is_none() {
+            for open in store::invites::open_without_email(&mut tx, draft.tenant.id).await? {
+                store::invites::revoke(&mut tx, open, None, RevokeReason::Superseded, now).await?;
+            }
+        }
+        let token = Token::generate()?;
+        let id = store::invites::insert(
+            &mut tx,
+            store::invites::NewInvite {
+                digest: token.digest(),
+                email: draft.email,
+                name: None,
+                role: draft.role,
+                tenant_id: draft.tenant.id,
+                created_by: None,
+                created_at: now,
+                expires_at: now.plus(draft.expiry.duration()),
+            },
+        )
+        .await?;
+        let event = NewAuditEvent::anonymous(now, AuditAction::InviteCreated, None)
+            .target(Target::Invite(id.0))
+            .detail(json!({ "email": draft.email.map(Email::as_str), "role": draft.role.name(), "first_admin": draft.email.is_none() }));
+        store::audit::insert(
+            &mut tx,
+            &NewAuditEvent {
+                tenant_id: Some(draft.tenant.id),
+                ..event
+            },
+        )
+        .await?;
+        let invite = store::invites::by_id(&mut tx, id, now)
+            .await?
+            .ok_or(Error::NotFound("invite"))?;
+        tx.commit().await?;
+        let link = self
+            .base_url
+            .invite_link(draft.tenant.slug.as_ref(), &token);
+        Ok(IssuedInvite {
+            invite,
+            token,
+            link,
+        })
+    }
+}

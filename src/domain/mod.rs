@@ -1,0 +1,65 @@
+//! The domain: Tether's values and rules. Every operation a person can do is one method on
+//! `Tether` that takes the actor and the input, checks permissions and rules in the order
+//! of the spec, writes in one transaction and records its audit event. The API, the web
+//! pages and the command line all call these methods and nothing else.
+
+pub mod actor;
+pub mod audit;
+pub mod clock;
+pub mod email;
+pub mod error;
+pub mod invite;
+pub mod links;
+pub mod name;
+pub mod page;
+pub mod password;
+pub mod role;
+pub mod session;
+pub mod setup;
+pub mod tenant;
+pub mod token;
+pub mod user;
+
+use std::sync::Arc;
+
+use self::clock::{Clock, Timestamp};
+use self::links::BaseUrl;
+use self::password::PasswordHasher;
+use crate::store::Db;
+
+/// The service every edge talks to. Cheap to clone: it holds a pool and shared handles.
+#[derive(Clone)]
+pub struct Tether {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    passwords: PasswordHasher,
+    base_url: BaseUrl,
+}
+
+impl Tether {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        passwords: PasswordHasher,
+        base_url: BaseUrl,
+    ) -> Self {
+        Self {
+            db,
+            clock,
+            passwords,
+            base_url,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.base_url
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,283 @@
+//! Passwords: the policy of product.md §3 and Argon2id hashing (quality.md Security 7) on
+//! a bounded pool off the async runtime, so an accept storm never stalls page serving.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+use super::email::Email;
+use super::error::{Error, FieldError, Result};
+
+pub const MIN_CHARS: usize = 12;
+pub const MAX_CHARS: usize = 128;
+/// zxcvbn's score runs 0 to 4; 3 is "safely unguessable: moderate protection from offline
+/// slow-hash scenario".
+pub const MIN_STRENGTH: u8 = 3;
+
+/// Argon2id at the parameters OWASP recommends and quality.md requires.
+pub const ARGON2_M_COST_KIB: u32 = 19_456;
+pub const ARGON2_T_COST: u32 = 2;
+pub const ARGON2_P_COST: u32 = 1;
+
+/// A password in the clear. `Debug` prints a placeholder.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// A password as typed at sign-in: not checked against the policy, only verified.
+    pub fn presented(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// A new password, checked against the policy. `context` holds words that make a guess
+    /// easier (the person's name, the tenant's name), which the strength estimate counts.
+    pub fn choose(
+        value: &str,
+        email: Option<&Email>,
+        context: &[&str],
+    ) -> Result<Self, FieldError> {
+        let length = value.chars().count();
+        if length < MIN_CHARS {
+            return Err(FieldError::new(
+                "password",
+                "password_too_short",
+                format!("Use at least {MIN_CHARS} characters."),
+            ));
+        }
+        if length > MAX_CHARS {
+            return Err(FieldError::new(
+                "password",
+                "password_too_long",
+                format!("Use at most {MAX_CHARS} characters."),
+            ));
+        }
+        if let Some(email) = email {
+            let local = email.local_part();
+            // A one- or two-letter local part would forbid half the alphabet; it is still
+            // fed to the strength estimate below.
+            if local.chars().count() >= 3 && value.to_lowercase().contains(local) {
+                return Err(FieldError::new(
+                    "password",
+                    "password_contains_email",
+                    "Your password must not contain your email address.",
+                ));
+            }
+        }
+        let mut inputs: Vec<&str> = context.to_vec();
+        if let Some(email) = email {
+            inputs.push(email.as_str());
+            inputs.push(email.local_part());
+        }
+        let estimate = zxcvbn::zxcvbn(value, &inputs);
+        if (estimate.score() as u8) < MIN_STRENGTH {
+            return Err(FieldError::new(
+                "password",
+                "password_too_weak",
+                weakness_message(&estimate),
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+fn weakness_message(estimate: &zxcvbn::Entropy) -> String {
+    let mut message = String::from("This password is too easy to guess.");
+    if let Some(feedback) = estimate.feedback() {
+        if let Some(warning) = feedback.warning() {
+            message.push(' ');
+            message.push_str(&warning.to_string());
+        }
+        for suggestion in feedback.suggestions() {
+            message.push(' ');
+            message.push_str(&suggestion.to_string());
+        }
+    }
+    if estimate
+        .feedback()
+        .is_none_or(|f| f.suggestions().is_empty())
+    {
+        message.push_str(" Add more words or characters that are hard to predict.");
+    }
+    message
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// The PHC string of an Argon2id hash, as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordDigest(String);
+
+impl PasswordDigest {
+    pub(crate) fn from_stored(stored: String) -> Self {
+        Self(stored)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordDigest(<redacted>)")
+    }
+}
+
+fn argon2() -> Result<Argon2<'static>> {
+    let params = Params::new(ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST, None)
+        .map_err(|e| Error::Internal(format!("invalid Argon2 parameters: {e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Hashes and verifies passwords on at most `parallelism` blocking threads at once.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    permits: Arc<Semaphore>,
+}
+
+impl PasswordHasher {
+    pub fn new(parallelism: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(parallelism.max(1))),
+        }
+    }
+
+    /// One hashing slot per core.
+    pub fn per_core() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(2, usize::from))
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::Internal("the password hashing pool is closed".into()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))?
+    }
+
+    pub async fn hash(&self, password: &Password) -> Result<PasswordDigest> {
+        let password = password.clone();
+        self.run(move || hash_now(&password)).await
+    }
+
+    /// Checks a password against a stored digest. With no digest (an unknown email) it
+    /// verifies against a dummy hash anyway, so that the answer takes the same time.
+    pub async fn verify(
+        &self,
+        password: &Password,
+        digest: Option<&PasswordDigest>,
+    ) -> Result<bool> {
+        let password = password.clone();
+        let digest = digest.cloned();
+        self.run(move || {
+            let (phc, known) = match &digest {
+                Some(digest) => (digest.as_str().to_owned(), true),
+                None => (dummy_digest()?.as_str().to_owned(), false),
+            };
+            let parsed = PasswordHash::new(&phc).map_err(|e| {
+                Error::Internal(format!("a stored password hash is unreadable: {e}"))
+            })?;
+            let matches = argon2()?
+                .verify_password(password.expose().as_bytes(), &parsed)
+                .is_ok();
+            Ok(known && matches)
+        })
+        .await
+    }
+}
+
+fn hash_now(password: &Password) -> Result<PasswordDigest> {
+    let salt = SaltString::generate(&mut OsRng);
+    let phc = argon2()?
+        .hash_password(password.expose().as_bytes(), &salt)
+        .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))?;
+    Ok(PasswordDigest(phc.to_string()))
+}
+
+fn dummy_digest() -> Result<&'static PasswordDigest> {
+    static DUMMY: OnceLock<PasswordDigest> = OnceLock::new();
+    if let Some(digest) = DUMMY.get() {
+        return Ok(digest);
+    }
+    let digest = hash_now(&Password::presented(
+        "tether-dummy-password-for-unknown-emails",
+    ))?;
+    Ok(DUMMY.get_or_init(|| digest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email() -> Email {
+        Email::parse("alice.smith@acme.com").unwrap()
+    }
+
+    #[test]
+    fn length_is_12_to_128_characters() {
+        let short = Password::choose("Tr0ub4dor&3", None, &[]).unwrap_err();
+        assert_eq!(short.code, "password_too_short");
+        let long = "correct horse battery staple ".repeat(5);
+        assert_eq!(
+            Password::choose(&long, None, &[]).unwrap_err().code,
+            "password_too_long"
+        );
+        assert!(Password::choose("quartz mitten orbit paddle", None, &[]).is_ok());
+    }
+
+    #[test]
+    fn may_not_contain_the_email_local_part() {
+        let error = Password::choose("xX-Alice.Smith-plum-42", Some(&email()), &[]).unwrap_err();
+        assert_eq!(error.code, "password_contains_email");
+    }
+
+    #[test]
+    fn weak_passwords_are_refused_with_the_estimators_feedback() {
+        let error = Password::choose("password1234", None, &[]).unwrap_err();
+        assert_eq!(error.code, "password_too_weak");
+        assert!(error.message.len() > "This password is too easy to guess.".len());
+        let error = Password::choose("aaaaaaaaaaaaaaaa", None, &[]).unwrap_err();
+        assert_eq!(error.code, "password_too_weak");
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let password = Password::presented("hunter2-hunter2");
+        assert!(!format!("{password:?}").contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn hashes_with_argon2id_at_the_required_parameters() {
+        let hasher = PasswordHasher::new(1);
+        let password = Password::presented("quartz mitten orbit paddle");
+        let digest = hasher.hash(&password).await.unwrap();
+        let parsed = PasswordHash::new(digest.as_str()).unwrap();
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert_eq!(parsed.version, Some(0x13));
+        assert_eq!(parsed.params.get_decimal("m"), Some(19_456));
+        assert_eq!(parsed.params.get_decimal("t"), Some(2));
+        assert_eq!(parsed.params.get_decimal("p"), Some(1));
+        assert!(hasher.verify(&password, Some(&digest)).await.unwrap());
+        let wrong = Password::presented("quartz mitten orbit puddle");
+        assert!(!hasher.verify(&wrong, Some(&digest)).await.unwrap());
+        assert!(!hasher.verify(&password, None).await.unwrap());
+    }
+}

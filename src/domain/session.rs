@@ -1,0 +1,217 @@
+//! Sessions and API tokens (product.md §1): random bearer credentials stored as digests.
+//! Web sessions last 12 hours idle and 7 days at most; API tokens 30 days unless revoked.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::actor::Actor;
+use super::audit::{AuditAction, NewAuditEvent, Target};
+use super::clock::Timestamp;
+use super::email::Email;
+use super::error::{Error, Result};
+use super::name::Name;
+use super::password::Password;
+use super::role::Role;
+use super::tenant::TenantId;
+use super::token::Token;
+use super::user::{User, UserId};
+use super::Tether;
+use crate::store;
+use crate::store::sessions::UserRowForSession;
+
+pub const WEB_IDLE: Duration = Duration::from_secs(12 * 3600);
+pub const WEB_ABSOLUTE: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const API_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How stale `last_seen_at` may get before a request refreshes it: one write a minute per
+/// session instead of one per request.
+const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A browser's cookie.
+    Web,
+    /// An `Authorization: Bearer` token.
+    Api,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Api => "api",
+        }
+    }
+
+    fn lifetime(self) -> Duration {
+        match self {
+            Self::Web => WEB_ABSOLUTE,
+            Self::Api => API_LIFETIME,
+        }
+    }
+}
+
+/// A session just started: the token is shown once, to the one who signed in.
+#[derive(Debug)]
+pub struct NewSession {
+    pub token: Token,
+    pub expires_at: Timestamp,
+}
+
+/// Who a presented session token belongs to.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user: User,
+    pub actor: Actor,
+}
+
+impl User {
+    pub(crate) fn from_session_row(row: &UserRowForSession) -> Self {
+        User {
+            id: UserId(row.id),
+            tenant_id: TenantId(row.tenant_id),
+            email: Email::from_stored(row.email.clone()),
+            name: Name::from_stored(row.name.clone()),
+            role: Role::from_id(row.role_id).unwrap_or(Role::ClientUser),
+            active: true,
+            created_at: Timestamp::from_millis(row.created_at),
+        }
+    }
+
+    pub fn actor(&self, ip: Option<String>) -> Actor {
+        Actor {
+            user_id: Some(self.id),
+            tenant_id: self.tenant_id,
+            role: self.role,
+            ip,
+        }
+    }
+}
+
+impl Tether {
+    /// Signs in with an email and password. A wrong email and a wrong password get the same
+    /// answer after the same work: an unknown email is verified against a dummy hash.
+    /// `tenant`, when given, restricts sign-in to that tenant's users (a tenant's own
+    /// sign-in page); anyone else gets the same "invalid credentials".
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        tenant: Option<TenantId>,
+        kind: SessionKind,
+        ip: Option<&str>,
+    ) -> Result<(User, NewSession)> {
+        let password = Password::presented(password);
+        let email = Email::parse(email).ok();
+        let found = match &email {
+            Some(email) => {
+                let mut conn = self.db.reader().acquire().await?;
+                store::users::by_email_with_password(&mut conn, email).await?
+            }
+            None => None,
+        };
+        let verified = self
+            .passwords
+            .verify(&password, found.as_ref().map(|(_, digest)| digest))
+            .await?;
+        let user = match found {
+            Some((user, _))
+                if verified && user.active && tenant.is_none_or(|t| t == user.tenant_id) =>
+            {
+                user
+            }
+            other => {
+                let event = NewAuditEvent::anonymous(self.now(), AuditAction::SignInFailed, ip)
+                    .detail(json!({ "email": email.as_ref().map(Email::as_str) }));
+                let event = match other {
+                    Some((user, _)) => NewAuditEvent {
+                        tenant_id: Some(user.tenant_id),
+                        target: Target::User(user.id),
+                        ..event
+                    },
+                    None => event,
+                };
+                self.record_alone(event).await;
+                return Err(Error::InvalidCredentials);
+            }
+        };
+
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let session = start_session(&mut tx, user.id, kind, now).await?;
+        let event = NewAuditEvent::anonymous(now, AuditAction::SignIn, ip)
+            .target(Target::User(user.id))
+            .detail(json!({ "session": kind.as_str() }));
+        let event = NewAuditEvent {
+            actor_id: Some(user.id),
+            tenant_id: Some(user.tenant_id),
+            ..event
+        };
+        store::audit::insert(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok((user, session))
+    }
+
+    /// The user behind a presented token of `kind`, if the session is live.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        kind: SessionKind,
+        ip: Option<String>,
+    ) -> Result<Authenticated> {
+        let now = self.now();
+        let mut conn = self.db.reader().acquire().await?;
+        let (session, user) =
+            store::sessions::live_by_digest(&mut conn, Token::presented(token).digest())
+                .await?
+                .ok_or(Error::Unauthenticated)?;
+        let last_seen = Timestamp::from_millis(session.last_seen_at);
+        let live = session.kind == kind.as_str()
+            && now < Timestamp::from_millis(session.expires_at)
+            && (kind == SessionKind::Api || now < last_seen.plus(WEB_IDLE));
+        if !live {
+            return Err(Error::Unauthenticated);
+        }
+        if kind == SessionKind::Web && now >= last_seen.plus(TOUCH_INTERVAL) {
+            store::sessions::touch(&mut conn, session.session_id, now).await?;
+        }
+        let actor = user.actor(ip);
+        Ok(Authenticated { user, actor })
+    }
+
+    /// Ends the session of a presented token; ending an unknown or ended one is not an error.
+    pub async fn sign_out(&self, token: &str, ip: Option<&str>) -> Result<()> {
+        let now = self.now();
+        let digest = Token::presented(token).digest();
+        let mut tx = self.db.begin().await?;
+        let user = store::sessions::live_by_digest(&mut tx, digest)
+            .await?
+            .map(|(_, user)| user);
+        if store::sessions::revoke(&mut tx, digest, now).await? {
+            if let Some(user) = user {
+                let event = NewAuditEvent {
+                    actor_id: Some(user.id),
+                    tenant_id: Some(user.tenant_id),
+                    ..NewAuditEvent::anonymous(now, AuditAction::SignOut, ip)
+                        .target(Target::User(user.id))
+                };
+                store::audit::insert(&mut tx, &event).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Starts a session with a fresh token inside the caller's transaction.
+pub(crate) async fn start_session(
+    conn: &mut store::Conn,
+    user: UserId,
+    kind: SessionKind,
+    now: Timestamp,
+) -> Result<NewSession> {
+    let token = Token::generate()?;
+    let expires_at = now.plus(kind.lifetime());
+    store::sessions::insert(conn, token.digest(), user, kind, now, expires_at).await?;
+    Ok(NewSession { token, expires_at })
+}

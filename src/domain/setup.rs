@@ -1,0 +1,108 @@
+//! First run: the MSP tenant, the first MSP admin's one-time link, and the demo clients.
+
+use super::email::Email;
+use super::error::{Error, Result};
+use super::invite::{Expiry, IssuedInvite, SystemDraft};
+use super::name::Name;
+use super::role::Role;
+use super::tenant::{AccentColour, Slug, Tenant, TenantKind};
+use super::Tether;
+use crate::store;
+
+/// The sample clients `tether serve --demo` creates: name, slug and accent colour.
+const DEMO_CLIENTS: [(&str, &str, &str); 2] = [
+    ("Acme Corp", "acme", "#D9480F"),
+    ("Globex", "globex", "#0B7285"),
+];
+
+impl Tether {
+    /// Creates the MSP tenant if the database has none yet. Safe when several processes
+    /// start at once: the schema allows one MSP tenant, and the losers' inserts do nothing.
+    pub async fn ensure_msp_tenant(&self, name: &str) -> Result<Tenant> {
+        let name = Name::parse("name", name).map_err(|e| Error::Validation(vec![e]))?;
+        let mut tx = self.db.begin().await?;
+        if store::tenants::msp(&mut tx).await?.is_none() {
+            store::tenants::insert_msp_if_missing(
+                &mut tx,
+                &name,
+                &AccentColour::default_colour(),
+                self.now(),
+            )
+            .await?;
+        }
+        let msp = store::tenants::msp(&mut tx)
+            .await?
+            .ok_or_else(|| Error::Internal("the MSP tenant could not be created".into()))?;
+        tx.commit().await?;
+        Ok(msp)
+    }
+
+    /// While no active MSP admin exists, issues a one-time link, valid 24 hours, with which
+    /// the first one sets up their account (entering their own email). A new link replaces
+    /// any earlier one, so a restart before the link was used prints a working link again.
+    pub async fn first_admin_link(&self) -> Result<Option<IssuedInvite>> {
+        let msp = self.msp_tenant().await?;
+        let admins = {
+            let mut conn = self.db.reader().acquire().await?;
+            store::users::count_active_with_role(&mut conn, Role::MspAdmin).await?
+        };
+        if admins > 0 {
+            return Ok(None);
+        }
+        let issued = self
+            .issue_system_invite(SystemDraft {
+                email: None,
+                role: Role::MspAdmin,
+                tenant: &msp,
+                expiry: Expiry::from_hours(24).map_err(|e| Error::Validation(vec![e]))?,
+            })
+            .await?;
+        Ok(Some(issued))
+    }
+
+    /// Creates the demo's sample clients, each with a pending invite for its admin; clients
+    /// that already exist are left alone. Returns the invites it issued.
+    pub async fn create_demo(&self) -> Result<Vec<(Tenant, IssuedInvite)>> {
+        let mut issued = Vec::new();
+        for (name, slug, colour) in DEMO_CLIENTS {
+            if self.tenant_by_slug(slug).await?.is_some() {
+                continue;
+            }
+            let (Ok(name), Ok(slug), Ok(colour)) = (
+                Name::parse("name", name),
+                Slug::parse(slug),
+                AccentColour::parse(colour),
+            ) else {
+                return Err(Error::Internal(
+                    "a demo client's details are invalid".into(),
+                ));
+            };
+            let mut tx = self.db.begin().await?;
+            let id = store::tenants::insert(
+                &mut tx,
+                TenantKind::Client,
+                &name,
+                Some(&slug),
+                &colour,
+                self.now(),
+            )
+            .await?;
+            let tenant = store::tenants::by_id(&mut tx, id)
+                .await?
+                .ok_or(Error::NotFound("tenant"))?;
+            tx.commit().await?;
+            let email = Email::parse(&format!("admin@{}.example.com", slug.as_str()))
+                .map_err(|e| Error::Validation(vec![e]))?;
+            let invite = self
+                .issue_system_invite(SystemDraft {
+                    email: Some(&email),
+                    role: Role::ClientAdmin,
+                    tenant: &tenant,
+                    expiry: Expiry::DEFAULT,
+                })
+                .await?;
+            issued.push((tenant, invite));
+        }
+        Ok(issued)
+    }
+}

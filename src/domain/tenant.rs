@@ -1,0 +1,597 @@
+//! Tenants and their branding: `Slug`, `AccentColour`, `Logo` (recognised by its bytes).
+
+use std::fmt;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::actor::{Action, Actor};
+use super::audit::{AuditAction, NewAuditEvent, Target};
+use super::clock::Timestamp;
+use super::error::{Conflict, Error, FieldError, FieldErrors, Result};
+use super::name::Name;
+use super::Tether;
+use crate::store;
+pub use crate::store::tenants::{LogoFile, TenantSummary};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TenantId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TenantKind {
+    Msp,
+    Client,
+}
+
+impl TenantKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Msp => "msp",
+            Self::Client => "client",
+        }
+    }
+
+    pub fn from_stored(stored: &str) -> Self {
+        if stored == "msp" {
+            Self::Msp
+        } else {
+            Self::Client
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub kind: TenantKind,
+    pub name: Name,
+    /// `None` for the MSP, which is served at the base URL itself.
+    pub slug: Option<Slug>,
+    pub accent_colour: AccentColour,
+    /// The logo's ETag, when the tenant has a logo; it also versions the logo's URL.
+    pub logo_etag: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// Labels a client may not take because they name something other than a tenant.
+const RESERVED_SLUGS: &[&str] = &[
+    "www",
+    "api",
+    "admin",
+    "app",
+    "auth",
+    "login",
+    "mail",
+    "smtp",
+    "static",
+    "assets",
+    "cdn",
+    "status",
+    "metrics",
+    "msp",
+    "tether",
+    "localhost",
+];
+
+/// A client's DNS label: `acme` in `acme.atechsolutions.org`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn parse(input: &str) -> std::result::Result<Self, FieldError> {
+        let slug = input.trim();
+        let bytes = slug.as_bytes();
+        let allowed_inside = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
+        let well_formed = !bytes.is_empty()
+            && bytes.len() <= 63
+            && bytes.iter().all(allowed_inside)
+            && bytes.first() != Some(&b'-')
+            && bytes.last() != Some(&b'-');
+        if !well_formed {
+            return Err(FieldError::new(
+                "slug",
+                "invalid_slug",
+                "Use 1 to 63 lower-case letters, digits or hyphens, not starting or ending with a hyphen.",
+            ));
+        }
+        if RESERVED_SLUGS.contains(&slug) {
+            return Err(FieldError::new(
+                "slug",
+                "reserved_slug",
+                format!("\"{slug}\" is reserved; choose another address."),
+            ));
+        }
+        Ok(Self(slug.to_owned()))
+    }
+
+    pub(crate) fn from_stored(stored: String) -> Self {
+        Self(stored)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A brand colour `#RRGGBB`, kept upper-case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccentColour(String);
+
+impl AccentColour {
+    pub fn parse(input: &str) -> std::result::Result<Self, FieldError> {
+        let colour = input.trim();
+        let valid = colour.len() == 7
+            && colour.starts_with('#')
+            && colour[1..].bytes().all(|b| b.is_ascii_hexdigit());
+        if !valid {
+            return Err(FieldError::new(
+                "accent_colour",
+                "invalid_colour",
+                "Use a colour written as # and six hexadecimal digits, like #2563EB.",
+            ));
+        }
+        Ok(Self(colour.to_ascii_uppercase()))
+    }
+
+    pub fn default_colour() -> Self {
+        Self(String::from("#2563EB"))
+    }
+
+    pub(crate) fn from_stored(stored: String) -> Self {
+        Self(stored)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn channel(&self, index: usize) -> f64 {
+        let start = 1 + index * 2;
+        let value = u8::from_str_radix(&self.0[start..start + 2], 16).unwrap_or(0);
+        let c = f64::from(value) / 255.0;
+        // sRGB to linear light, as WCAG 2 defines relative luminance.
+        if c <= 0.03928 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    }
+
+    fn luminance(&self) -> f64 {
+        0.2126 * self.channel(0) + 0.7152 * self.channel(1) + 0.0722 * self.channel(2)
+    }
+
+    /// Black or white, whichever contrasts more with this colour, for text drawn on it.
+    pub fn text_colour(&self) -> &'static str {
+        let l = self.luminance();
+        let contrast_with_white = 1.05 / (l + 0.05);
+        let contrast_with_black = (l + 0.05) / 0.05;
+        if contrast_with_white >= contrast_with_black {
+            "#FFFFFF"
+        } else {
+            "#111111"
+        }
+    }
+}
+
+/// The image formats a logo may have, recognised by their leading bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoType {
+    Png,
+    Jpeg,
+    Webp,
+    Gif,
+}
+
+impl LogoType {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Png => "image/png",
+            Self::Jpeg => "image/jpeg",
+            Self::Webp => "image/webp",
+            Self::Gif => "image/gif",
+        }
+    }
+
+    // Four fixed signatures are all we accept; a general sniffing crate would recognise
+    // (and so invite) many more formats than a logo may have.
+    fn sniff(bytes: &[u8]) -> Option<Self> {
+        if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(Self::Png)
+        } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(Self::Jpeg)
+        } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+            Some(Self::Webp)
+        } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+            Some(Self::Gif)
+        } else {
+            None
+        }
+    }
+}
+
+pub const MAX_LOGO_BYTES: usize = 512 * 1024;
+
+/// Markup that makes an image a polyglot a browser might render as a document.
+const MARKUP_SIGNS: &[&[u8]] = &[
+    b"<svg",
+    b"<html",
+    b"<script",
+    b"<!doctype",
+    b"<?xml",
+    b"<body",
+    b"<iframe",
+    b"<head",
+];
+
+#[derive(Debug, Clone)]
+pub struct Logo {
+    pub kind: LogoType,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoRefusal {
+    Empty,
+    TooLarge,
+    NotAnImage,
+}
+
+impl Logo {
+    /// Accepts PNG, JPEG, WebP or GIF by their bytes, never by a declared type; refuses SVG,
+    /// HTML, and images that also carry markup (product.md §1, quality.md Security 9).
+    pub fn sniff(bytes: Vec<u8>) -> std::result::Result<Self, LogoRefusal> {
+        if bytes.is_empty() {
+            return Err(LogoRefusal::Empty);
+        }
+        if bytes.len() > MAX_LOGO_BYTES {
+            return Err(LogoRefusal::TooLarge);
+        }
+        let kind = LogoType::sniff(&bytes).ok_or(LogoRefusal::NotAnImage)?;
+        if contains_markup(&bytes) {
+            return Err(LogoRefusal::NotAnImage);
+        }
+        Ok(Self { kind, bytes })
+    }
+
+    /// A strong validator for the logo's bytes.
+    pub fn etag(&self) -> String {
+        let digest = Sha256::digest(&self.bytes);
+        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        format!("\"{hex}\"")
+    }
+}
+
+fn contains_markup(bytes: &[u8]) -> bool {
+    let lower = bytes.to_ascii_lowercase();
+    MARKUP_SIGNS
+        .iter()
+        .any(|sign| lower.windows(sign.len()).any(|window| window == *sign))
+}
+
+impl fmt::Display for LogoRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Empty => "the logo file is empty",
+            Self::TooLarge => "a logo can be at most 512 KiB",
+            Self::NotAnImage => "a logo must be a PNG, JPEG, WebP or GIF image",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slug_is_a_dns_label() {
+        for good in ["acme", "a", "acme-corp", "a1", &"a".repeat(63)] {
+            assert!(Slug::parse(good).is_ok(), "{good:?}");
+        }
+        for bad in [
+            "",
+            "-acme",
+            "acme-",
+            "Acme",
+            "ac_me",
+            "ac.me",
+            "ácme",
+            &"a".repeat(64),
+        ] {
+            assert_eq!(
+                Slug::parse(bad).unwrap_err().code,
+                "invalid_slug",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reserved_slugs_are_refused() {
+        for reserved in ["www", "api", "admin"] {
+            assert_eq!(Slug::parse(reserved).unwrap_err().code, "reserved_slug");
+        }
+    }
+
+    #[test]
+    fn accent_colour_is_six_hex_digits() {
+        assert_eq!(AccentColour::parse("#ff8800").unwrap().as_str(), "#FF8800");
+        for bad in ["ff8800", "#ff880", "#ff88000", "#gg8800", "red", ""] {
+            assert!(AccentColour::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn text_on_the_accent_colour_stays_readable() {
+        assert_eq!(
+            AccentColour::parse("#FFFF00").unwrap().text_colour(),
+            "#111111"
+        );
+        assert_eq!(
+            AccentColour::parse("#1E3A8A").unwrap().text_colour(),
+            "#FFFFFF"
+        );
+        assert_eq!(
+            AccentColour::parse("#FFFFFF").unwrap().text_colour(),
+            "#111111"
+        );
+        assert_eq!(
+            AccentColour::parse("#000000").unwrap().text_colour(),
+            "#FFFFFF"
+        );
+    }
+
+    fn png(extra: &[u8]) -> Vec<u8> {
+        let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        bytes.extend_from_slice(extra);
+        bytes
+    }
+
+    #[test]
+    fn logos_are_recognised_by_their_bytes() {
+        assert_eq!(Logo::sniff(png(b"")).unwrap().kind, LogoType::Png);
+        assert_eq!(
+            Logo::sniff(vec![0xFF, 0xD8, 0xFF, 0xE0]).unwrap().kind,
+            LogoType::Jpeg
+        );
+        assert_eq!(
+            Logo::sniff(b"GIF89a\x01\0".to_vec()).unwrap().kind,
+            LogoType::Gif
+        );
+        assert_eq!(
+            Logo::sniff(b"RIFF\0\0\0\0WEBPVP8 ".to_vec()).unwrap().kind,
+            LogoType::Webp
+        );
+    }
+
+    #[test]
+    fn svg_html_and_polyglots_are_refused() {
+        let svg = b"<svg xmlns='http://www.w3.org/2000/svg'></svg>".to_vec();
+        assert_eq!(Logo::sniff(svg).unwrap_err(), LogoRefusal::NotAnImage);
+        let html = b"<!DOCTYPE html><p>hi".to_vec();
+        assert_eq!(Logo::sniff(html).unwrap_err(), LogoRefusal::NotAnImage);
+        let polyglot = b"GIF89a/*<SCRIPT>alert(1)</script>*/".to_vec();
+        assert_eq!(Logo::sniff(polyglot).unwrap_err(), LogoRefusal::NotAnImage);
+        assert_eq!(
+            Logo::sniff(png(b"<html>")).unwrap_err(),
+            LogoRefusal::NotAnImage
+        );
+    }
+
+    #[test]
+    fn logos_are_at_most_512_kib() {
+        assert!(Logo::sniff(png(&vec![0; MAX_LOGO_BYTES - 16])).is_ok());
+        assert_eq!(
+            Logo::sniff(png(&vec![0; MAX_LOGO_BYTES])).unwrap_err(),
+            LogoRefusal::TooLarge
+        );
+        assert_eq!(Logo::sniff(Vec::new()).unwrap_err(), LogoRefusal::Empty);
+    }
+}
+
+/// A new client tenant, as a person typed it.
+#[derive(Debug, Clone, Default)]
+pub struct NewTenant {
+    pub name: String,
+    pub slug: String,
+    pub accent_colour: Option<String>,
+    /// The logo file's bytes, if one was given.
+    pub logo: Option<Vec<u8>>,
+}
+
+/// Changes to a tenant's name or colour; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TenantChanges {
+    pub name: Option<String>,
+    pub accent_colour: Option<String>,
+}
+
+impl Tether {
+    /// Creates a client tenant (MSP admins only), with its logo if given, in one transaction.
+    pub async fn create_tenant(&self, actor: &Actor, input: NewTenant) -> Result<Tenant> {
+        self.scope_or_refuse(actor, Action::ManageTenants).await?;
+        let mut errors = FieldErrors::default();
+        let name = errors.check(Name::parse("name", &input.name));
+        let slug = errors.check(Slug::parse(&input.slug));
+        let accent_colour = match &input.accent_colour {
+            Some(colour) => errors.check(AccentColour::parse(colour)),
+            None => Some(AccentColour::default_colour()),
+        };
+        errors.into_result()?;
+        let (Some(name), Some(slug), Some(accent_colour)) = (name, slug, accent_colour) else {
+            return Err(Error::Internal("checked fields went missing".into()));
+        };
+        let logo = input
+            .logo
+            .map(Logo::sniff)
+            .transpose()
+            .map_err(Error::Logo)?;
+
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let id = store::tenants::insert(
+            &mut tx,
+            TenantKind::Client,
+            &name,
+            Some(&slug),
+            &accent_colour,
+            now,
+        )
+        .await
+        .map_err(|e| {
+            if store::is_unique_violation(&e, "tenants", "slug") {
+                Error::Conflict(Conflict::SlugTaken)
+            } else {
+                Error::Database(e)
+            }
+        })?;
+        if let Some(logo) = &logo {
+            store::tenants::set_logo(&mut tx, id, logo, now).await?;
+        }
+        let event = NewAuditEvent::by(actor, now, AuditAction::TenantCreated, Some(id))
+            .target(Target::Tenant(id))
+            .detail(json!({ "name": name.as_str(), "slug": slug.as_str(), "accent_colour": accent_colour.as_str() }));
+        store::audit::insert(&mut tx, &event).await?;
+        let tenant = store::tenants::by_id(&mut tx, id)
+            .await?
+            .ok_or(Error::NotFound("tenant"))?;
+        tx.commit().await?;
+        Ok(tenant)
+    }
+
+    /// Renames a tenant or changes its colour (MSP admins only).
+    pub async fn update_tenant(
+        &self,
+        actor: &Actor,
+        id: TenantId,
+        changes: TenantChanges,
+    ) -> Result<Tenant> {
+        let tenant = self.visible_tenant(actor, id).await?;
+        self.require_manage_tenants(actor, id).await?;
+        let mut errors = FieldErrors::default();
+        let name = match &changes.name {
+            Some(name) => errors.check(Name::parse("name", name)),
+            None => Some(tenant.name.clone()),
+        };
+        let accent_colour = match &changes.accent_colour {
+            Some(colour) => errors.check(AccentColour::parse(colour)),
+            None => Some(tenant.accent_colour.clone()),
+        };
+        errors.into_result()?;
+        let (Some(name), Some(accent_colour)) = (name, accent_colour) else {
+            return Err(Error::Internal("checked fields went missing".into()));
+        };
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        store::tenants::update(&mut tx, id, &name, &accent_colour).await?;
+        let event = NewAuditEvent::by(actor, now, AuditAction::TenantChanged, Some(id))
+            .target(Target::Tenant(id))
+            .detail(json!({ "name": name.as_str(), "accent_colour": accent_colour.as_str() }));
+        store::audit::insert(&mut tx, &event).await?;
+        let tenant = store::tenants::by_id(&mut tx, id)
+            .await?
+            .ok_or(Error::NotFound("tenant"))?;
+        tx.commit().await?;
+        Ok(tenant)
+    }
+
+    /// Replaces a tenant's logo with an image recognised by its bytes (MSP admins only).
+    pub async fn set_logo(&self, actor: &Actor, id: TenantId, bytes: Vec<u8>) -> Result<Tenant> {
+        self.visible_tenant(actor, id).await?;
+        self.require_manage_tenants(actor, id).await?;
+        let logo = Logo::sniff(bytes).map_err(Error::Logo)?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        store::tenants::set_logo(&mut tx, id, &logo, now).await?;
+        let event = NewAuditEvent::by(actor, now, AuditAction::TenantBrandingChanged, Some(id))
+            .target(Target::Tenant(id))
+            .detail(json!({ "logo": logo.kind.content_type(), "bytes": logo.bytes.len() }));
+        store::audit::insert(&mut tx, &event).await?;
+        let tenant = store::tenants::by_id(&mut tx, id)
+            .await?
+            .ok_or(Error::NotFound("tenant"))?;
+        tx.commit().await?;
+        Ok(tenant)
+    }
+
+    /// Removes a tenant's logo (MSP admins only); removing none is not an error.
+    pub async fn remove_logo(&self, actor: &Actor, id: TenantId) -> Result<()> {
+        self.visible_tenant(actor, id).await?;
+        self.require_manage_tenants(actor, id).await?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        if store::tenants::remove_logo(&mut tx, id).await? {
+            let event = NewAuditEvent::by(actor, now, AuditAction::TenantBrandingChanged, Some(id))
+                .target(Target::Tenant(id))
+                .detail(json!({ "logo": null }));
+            store::audit::insert(&mut tx, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A tenant's logo, public: it is shown on the invite and sign-in pages.
+    pub async fn logo(&self, id: TenantId) -> Result<Option<LogoFile>> {
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(store::tenants::logo(&mut conn, id).await?)
+    }
+
+    /// One tenant the actor may see; another tenant is "not found" to a client user.
+    pub async fn tenant(&self, actor: &Actor, id: TenantId) -> Result<Tenant> {
+        self.visible_tenant(actor, id).await
+    }
+
+    /// The tenants the actor may see, with their user and pending-invite counts.
+    pub async fn list_tenants(&self, actor: &Actor) -> Result<Vec<TenantSummary>> {
+        let scope = self.scope_or_refuse(actor, Action::SeeTenants).await?;
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(store::tenants::list(&mut conn, scope, self.now()).await?)
+    }
+
+    /// The client tenant served at `slug`'s subdomain, if any. Public: hosts are public.
+    pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>> {
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(store::tenants::by_slug(&mut conn, slug).await?)
+    }
+
+    /// The MSP tenant, which exists once the database has been set up.
+    pub async fn msp_tenant(&self) -> Result<Tenant> {
+        let mut conn = self.db.reader().acquire().await?;
+        store::tenants::msp(&mut conn)
+            .await?
+            .ok_or_else(|| Error::Internal("the MSP tenant has not been created yet".into()))
+    }
+
+    /// The origin at which a tenant is served.
+    pub fn tenant_origin(&self, tenant: &Tenant) -> String {
+        self.base_url.tenant_origin(tenant.slug.as_ref())
+    }
+
+    async fn visible_tenant(&self, actor: &Actor, id: TenantId) -> Result<Tenant> {
+        let scope = self.scope_or_refuse(actor, Action::SeeTenants).await?;
+        if !scope.includes(id) {
+            self.record_refusal(actor, Action::SeeTenants, Target::Tenant(id))
+                .await;
+            return Err(Error::NotFound("tenant"));
+        }
+        let mut conn = self.db.reader().acquire().await?;
+        store::tenants::by_id(&mut conn, id)
+            .await?
+            .ok_or(Error::NotFound("tenant"))
+    }
+
+    async fn require_manage_tenants(&self, actor: &Actor, id: TenantId) -> Result<()> {
+        if actor.scope(Action::ManageTenants).is_err() {
+            self.record_refusal(actor, Action::ManageTenants, Target::Tenant(id))
+                .await;
+            return Err(Error::Forbidden);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,232 @@
+//! SQL for invites. Races are settled here, by the database: claiming and revoking are
+//! conditional `UPDATE`s whose affected-row count says who won, and the partial unique
+//! index `invites_one_open_per_email` refuses a second open invite for one email.
+
+use sqlx::FromRow;
+
+use super::{Bind, Conn, Filters};
+use crate::domain::actor::TenantScope;
+use crate::domain::clock::Timestamp;
+use crate::domain::email::Email;
+use crate::domain::invite::{
+    Invite, InviteId, InviteQuery, InviteStatus, RevokeReason, StatusFilter,
+};
+use crate::domain::name::Name;
+use crate::domain::role::Role;
+use crate::domain::tenant::TenantId;
+use crate::domain::token::TokenDigest;
+use crate::domain::user::UserId;
+
+const SELECT_INVITE: &str =
+    "SELECT i.id, i.email, i.name, i.role_id, i.tenant_id, i.created_at, i.expires_at, \
+       i.created_by, c.email AS created_by_email, i.accepted_at, i.accepted_user_id, \
+       i.revoked_at, i.revoked_by, i.revoke_reason \
+     FROM invites i LEFT JOIN users c ON c.id = i.created_by";
+
+#[derive(FromRow)]
+struct InviteRow {
+    id: i64,
+    email: Option<String>,
+    name: Option<String>,
+    role_id: i64,
+    tenant_id: i64,
+    created_at: i64,
+    expires_at: i64,
+    created_by: Option<i64>,
+    created_by_email: Option<String>,
+    accepted_at: Option<i64>,
+    accepted_user_id: Option<i64>,
+    revoked_at: Option<i64>,
+    revoked_by: Option<i64>,
+    revoke_reason: Option<String>,
+}
+
+impl InviteRow {
+    fn into_invite(self, now: Timestamp) -> Invite {
+        let revoke_reason = self.revoke_reason.as_deref().map(RevokeReason::from_stored);
+        let accepted_at = self.accepted_at.map(Timestamp::from_millis);
+        let revoked_at = self.revoked_at.map(Timestamp::from_millis);
+        let expires_at = Timestamp::from_millis(self.expires_at);
+        Invite {
+            id: InviteId(self.id),
+            email: self.email.map(Email::from_stored),
+            name: self.name.map(Name::from_stored),
+            // The schema's CHECK holds role_id to the catalogue.
+            role: Role::from_id(self.role_id).unwrap_or(Role::ClientUser),
+            tenant_id: TenantId(self.tenant_id),
+            status: InviteStatus::derive(accepted_at, revoked_at, expires_at, now),
+            created_at: Timestamp::from_millis(self.created_at),
+            expires_at,
+            created_by: self
+                .created_by
+                .zip(self.created_by_email)
+                .map(|(id, email)| (UserId(id), Email::from_stored(email))),
+            accepted_at,
+            accepted_user_id: self.accepted_user_id.map(UserId),
+            revoked_at,
+            revoked_by: self.revoked_by.map(UserId),
+            revoke_reason,
+        }
+    }
+}
+
+pub struct NewInvite<'a> {
+    pub digest: TokenDigest,
+    pub email: Option<&'a Email>,
+    pub name: Option<&'a Name>,
+    pub role: Role,
+    pub tenant_id: TenantId,
+    pub created_by: Option<UserId>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+pub async fn insert(conn: &mut Conn, invite: NewInvite<'_>) -> sqlx::Result<InviteId> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO invites (token_digest, email, name, role_id, tenant_id, created_by, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(invite.digest.to_vec())
+    .bind(invite.email.map(Email::as_str))
+    .bind(invite.name.map(Name::as_str))
+    .bind(invite.role.id())
+    .bind(invite.tenant_id.0)
+    .bind(invite.created_by.map(|id| id.0))
+    .bind(invite.created_at.millis())
+    .bind(invite.expires_at.millis())
+    .fetch_one(conn)
+    .await?;
+    Ok(InviteId(id))
+}
+
+pub async fn by_id(conn: &mut Conn, id: InviteId, now: Timestamp) -> sqlx::Result<Option<Invite>> {
+    let sql = format!("{SELECT_INVITE} WHERE i.id = $1");
+    let row: Option<InviteRow> = sqlx::query_as(&sql).bind(id.0).fetch_optional(conn).await?;
+    Ok(row.map(|row| row.into_invite(now)))
+}
+
+pub async fn by_digest(
+    conn: &mut Conn,
+    digest: TokenDigest,
+    now: Timestamp,
+) -> sqlx::Result<Option<Invite>> {
+    let sql = format!("{SELECT_INVITE} WHERE i.token_digest = $1");
+    let row: Option<InviteRow> = sqlx::query_as(&sql)
+        .bind(digest.to_vec())
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|row| row.into_invite(now)))
+}
+
+/// The invite for `email` that is neither accepted nor revoked (pending or expired), if any.
+pub async fn open_for_email(
+    conn: &mut Conn,
+    email: &Email,
+    now: Timestamp,
+) -> sqlx::Result<Option<Invite>> {
+    let sql = format!(
+        "{SELECT_INVITE} WHERE i.email = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL"
+    );
+    let row: Option<InviteRow> = sqlx::query_as(&sql)
+        .bind(email.as_str())
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|row| row.into_invite(now)))
+}
+
+/// Open first-admin invites (those without an email) in `tenant`.
+pub async fn open_without_email(conn: &mut Conn, tenant: TenantId) -> sqlx::Result<Vec<InviteId>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM invites WHERE email IS NULL AND tenant_id = $1 \
+         AND accepted_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(tenant.0)
+    .fetch_all(conn)
+    .await?;
+    Ok(ids.into_iter().map(InviteId).collect())
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    scope: TenantScope,
+    query: &InviteQuery,
+    now: Timestamp,
+) -> sqlx::Result<Vec<Invite>> {
+    let mut filters = Filters::default();
+    if let TenantScope::Only(tenant) = scope {
+        filters.add("i.tenant_id = ?", [Bind::Int(tenant.0)]);
+    }
+    match query.status {
+        StatusFilter::All => {}
+        StatusFilter::Only(InviteStatus::Pending) => filters.add(
+            "i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > ?",
+            [Bind::Int(now.millis())],
+        ),
+        StatusFilter::Only(InviteStatus::Expired) => filters.add(
+            "i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at <= ?",
+            [Bind::Int(now.millis())],
+        ),
+        StatusFilter::Only(InviteStatus::Accepted) => filters.add("i.accepted_at IS NOT NULL", []),
+        StatusFilter::Only(InviteStatus::Revoked) => filters.add("i.revoked_at IS NOT NULL", []),
+    }
+    if let Some(email) = &query.email {
+        filters.add("i.email = ?", [Bind::Text(email.trim().to_lowercase())]);
+    }
+    if let Some(before) = query.page.before_id {
+        filters.add("i.id < ?", [Bind::Int(before)]);
+    }
+    let sql = format!(
+        "{SELECT_INVITE} {} ORDER BY i.id DESC LIMIT {}",
+        filters.where_sql(),
+        query.page.limit + 1
+    );
+    let rows: Vec<InviteRow> = filters
+        .bind_all(sqlx::query_as(&sql))
+        .fetch_all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|row| row.into_invite(now)).collect())
+}
+
+/// Claims a pending invite for accepting it: true only for the one caller that found it
+/// still pending at this instant.
+pub async fn claim(conn: &mut Conn, id: InviteId, now: Timestamp) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE invites SET accepted_at = $1 \
+         WHERE id = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1",
+    )
+    .bind(now.millis())
+    .bind(id.0)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn record_accepted_user(conn: &mut Conn, id: InviteId, user: UserId) -> sqlx::Result<()> {
+    sqlx::query("UPDATE invites SET accepted_user_id = $1 WHERE id = $2")
+        .bind(user.0)
+        .bind(id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Revokes an invite that is neither accepted nor revoked; false if it no longer was.
+pub async fn revoke(
+    conn: &mut Conn,
+    id: InviteId,
+    by: Option<UserId>,
+    reason: RevokeReason,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE invites SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 \
+         WHERE id = $4 AND accepted_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(now.millis())
+    .bind(by.map(|id| id.0))
+    .bind(reason.as_str())
+    .bind(id.0)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,301 @@
+//! The store: Tether's SQL for SQLite and PostgreSQL, its transactions and migrations.
+//!
+//! Why sqlx's `Any` driver: every query is written once, with `$1` placeholders (which
+//! SQLite also understands), and runs on either engine through one pool type and one
+//! transaction type, so the domain exists once and never branches on the engine. The
+//! driver's one limitation, no chrono types, does not touch us: times are stored as
+//! integer Unix milliseconds and flags as nullable timestamps, which both engines decode
+//! identically. Engine differences live in the two migration folders and in `Db::connect`
+//! and `Db::begin` below, and nowhere else.
+
+pub mod audit;
+pub mod invites;
+pub mod sessions;
+pub mod tenants;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, ConnectOptions, Executor};
+
+pub type Conn = sqlx::AnyConnection;
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Applied to every SQLite connection. WAL lets pages be read while a write commits;
+/// `synchronous = FULL` makes each commit durable across a power cut, not only across a
+/// crash of the process (product.md §6 asks for durable commits: an invite or account
+/// whose creation was answered must exist afterwards); the busy timeout makes a second
+/// process (say `tether invite create` beside a running server) wait for the write lock
+/// instead of failing.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
+     PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON;";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "the database URL {0:?} is not supported; use a file path, sqlite://FILE or postgres://…"
+    )]
+    UnsupportedUrl(String),
+    #[error("could not open the database at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("could not bring the database schema up to date: {0}")]
+    Migration(String),
+}
+
+/// A pool of connections to one database, on either engine.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+impl Db {
+    /// Opens the database at `url`: a PostgreSQL URL, an `sqlite:` URL or a plain file
+    /// path (created if missing).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
+        sqlx::any::install_default_drivers();
+        let (engine, url) = normalise_url(url)?;
+        let shown = redact_password(&url);
+        let unreachable = |e: sqlx::Error| ConnectError::Unreachable {
+            url: shown.clone(),
+            reason: describe_connect_error(&e),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(unreachable)?
+            .disable_statement_logging();
+        // One direct connection first: its error says what is wrong (refused, unknown host,
+        // bad password), where the pool would only report that it timed out.
+        let probe = options.connect().await.map_err(unreachable)?;
+        drop(probe);
+        let mut pool_options = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10));
+        if engine == Engine::Sqlite {
+            pool_options = pool_options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(sqlx::raw_sql(SQLITE_PRAGMAS)).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool_options
+            .connect_with(options)
+            .await
+            .map_err(unreachable)?;
+        Ok(Self { pool, engine })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Applies pending migrations. On PostgreSQL the migrator holds an advisory lock, so
+    /// several processes starting at once migrate the database exactly once.
+    pub async fn migrate(&self) -> Result<(), ConnectError> {
+        let migrator = match self.engine {
+            Engine::Sqlite => &SQLITE_MIGRATIONS,
+            Engine::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| ConnectError::Migration(e.to_string()))
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that read first could not upgrade to a
+    /// writer once another connection had committed, and would fail instead of waiting.
+    pub async fn begin(&self) -> sqlx::Result<Tx> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// A pool for single reads outside a transaction.
+    pub fn reader(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn normalise_url(url: &str) -> Result<(Engine, String), ConnectError> {
+    let url = url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Engine::Postgres, url.to_owned()));
+    }
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let with_mode = if rest.contains("mode=") {
+            url.to_owned()
+        } else if rest.contains('?') {
+            format!("{url}&mode=rwc")
+        } else {
+            format!("{url}?mode=rwc")
+        };
+        return Ok((Engine::Sqlite, with_mode));
+    }
+    if url.is_empty() || url.contains("://") {
+        return Err(ConnectError::UnsupportedUrl(redact_password(url)));
+    }
+    Ok((Engine::Sqlite, format!("sqlite://{url}?mode=rwc")))
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+fn describe_connect_error(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::PoolTimedOut => String::from("timed out waiting for a connection"),
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        sqlx::Error::Configuration(e) => e.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether `error` is a unique-constraint violation on `table.column`. PostgreSQL names the
+/// violated constraint (`users_email_key`, `invites_one_open_per_email`); SQLite names the
+/// column in its message (`UNIQUE constraint failed: users.email`).
+pub fn is_unique_violation(error: &sqlx::Error, table: &str, column: &str) -> bool {
+    let Some(db) = error.as_database_error() else {
+        return false;
+    };
+    if !db.is_unique_violation() {
+        return false;
+    }
+    match db.constraint() {
+        Some(name) => name.starts_with(table) && name.contains(column),
+        None => db.message().contains(&format!("{table}.{column}")),
+    }
+}
+
+/// Values bound to a query built from optional filters.
+#[derive(Debug, Clone)]
+pub enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// A `WHERE` clause assembled from the filters a caller gave, with numbered placeholders
+/// that both engines accept.
+#[derive(Debug, Default)]
+pub struct Filters {
+    clauses: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Filters {
+    /// Adds a condition; each `?` in `clause` becomes the next numbered placeholder.
+    pub fn add(&mut self, clause: &str, values: impl IntoIterator<Item = Bind>) {
+        let mut text = String::with_capacity(clause.len() + 4);
+        let mut values = values.into_iter();
+        for ch in clause.chars() {
+            if ch == '?' {
+                if let Some(value) = values.next() {
+                    self.binds.push(value);
+                    text.push_str(&format!("${}", self.binds.len()));
+                    continue;
+                }
+            }
+            text.push(ch);
+        }
+        self.clauses.push(text);
+    }
+
+    pub fn where_sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    /// The number the next placeholder would take.
+    pub fn next_placeholder(&self) -> usize {
+        self.binds.len() + 1
+    }
+
+    pub fn bind_all<'q, O>(
+        &self,
+        mut query: sqlx::query::QueryAs<'q, Any, O, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, Any, O, sqlx::any::AnyArguments<'q>> {
+        for bind in &self.binds {
+            query = match bind {
+                Bind::Int(v) => query.bind(*v),
+                Bind::Text(v) => query.bind(v.clone()),
+            };
+        }
+        query
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_paths_and_urls_pick_the_engine() {
+        assert_eq!(
+            normalise_url("tether.db").unwrap(),
+            (Engine::Sqlite, String::from("sqlite://tether.db?mode=rwc"))
+        );
+        assert_eq!(normalise_url("postgres://x/y").unwrap().0, Engine::Postgres);
+        assert_eq!(
+            normalise_url("sqlite:data.db").unwrap().1,
+            "sqlite:data.db?mode=rwc"
+        );
+        assert!(normalise_url("mysql://x/y").is_err());
+    }
+
+    #[test]
+    fn passwords_in_urls_are_not_shown() {
+        assert_eq!(
+            redact_password("postgres://tether:s3cret@db:5432/tether"),
+            "postgres://tether:***@db:5432/tether"
+        );
+    }
+
+    #[test]
+    fn filters_number_their_placeholders() {
+        let mut filters = Filters::default();
+        filters.add("tenant_id = ?", [Bind::Int(5)]);
+        filters.add("email = ?", [Bind::Text("a@b.co".into())]);
+        assert_eq!(filters.where_sql(), "WHERE tenant_id = $1 AND email = $2");
+        assert_eq!(filters.next_placeholder(), 3);
+    }
+}

@@ -1,0 +1,107 @@
+//! SQL for sessions and API tokens.
+
+use sqlx::FromRow;
+
+use super::Conn;
+use crate::domain::clock::Timestamp;
+use crate::domain::session::SessionKind;
+use crate::domain::token::TokenDigest;
+use crate::domain::user::{User, UserId};
+
+pub async fn insert(
+    conn: &mut Conn,
+    digest: TokenDigest,
+    user: UserId,
+    kind: SessionKind,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (token_digest, user_id, kind, created_at, last_seen_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $4, $5)",
+    )
+    .bind(digest.to_vec())
+    .bind(user.0)
+    .bind(kind.as_str())
+    .bind(now.millis())
+    .bind(expires_at.millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(FromRow)]
+pub struct SessionRow {
+    pub session_id: i64,
+    pub kind: String,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    #[sqlx(flatten)]
+    pub user: UserRowForSession,
+}
+
+/// The session's user, selected with the session in one query.
+#[derive(FromRow)]
+pub struct UserRowForSession {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub email: String,
+    pub name: String,
+    pub role_id: i64,
+    pub created_at: i64,
+}
+
+/// A live (not revoked) session of an active user, by its token's digest.
+pub async fn live_by_digest(
+    conn: &mut Conn,
+    digest: TokenDigest,
+) -> sqlx::Result<Option<(SessionRow, User)>> {
+    let row: Option<SessionRow> = sqlx::query_as(
+        "SELECT s.id AS session_id, s.kind, s.last_seen_at, s.expires_at, \
+           u.id, u.tenant_id, u.email, u.name, u.role_id, u.created_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.token_digest = $1 AND s.revoked_at IS NULL AND u.deactivated_at IS NULL",
+    )
+    .bind(digest.to_vec())
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|row| {
+        let user = User::from_session_row(&row.user);
+        (row, user)
+    }))
+}
+
+pub async fn touch(conn: &mut Conn, session_id: i64, now: Timestamp) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
+        .bind(now.millis())
+        .bind(session_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn revoke(conn: &mut Conn, digest: TokenDigest, now: Timestamp) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 WHERE token_digest = $2 AND revoked_at IS NULL",
+    )
+    .bind(now.millis())
+    .bind(digest.to_vec())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn revoke_all_for_user(
+    conn: &mut Conn,
+    user: UserId,
+    now: Timestamp,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now.millis())
+    .bind(user.0)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
