@@ -1,0 +1,101 @@
+//! quality.md Reliability 1, 2 and 6 on both engines.
+
+use std::time::Duration;
+
+use tether::domain::error::{Conflict, Error, Gone};
+use tether::domain::invite::{InviteQuery, InviteStatus, StatusFilter};
+use tether::domain::role::Role;
+
+use crate::common::TestApp;
+
+crate::on_both_engines!(
+    fifty_concurrent_accepts_of_one_link_create_one_account,
+    concurrent_invites_for_one_email_never_leave_two_pending,
+    a_pending_invite_expires_exactly_at_expires_at,
+);
+
+async fn fifty_concurrent_accepts_of_one_link_create_one_account(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let issued = app.invite("alice@acme.com", &acme, Role::ClientUser).await;
+    let token = issued.token.expose().to_owned();
+    let app = std::sync::Arc::new(app);
+    let attempts: Vec<_> = (0..50)
+        .map(|n| {
+            let app = app.clone();
+            let token = token.clone();
+            tokio::spawn(async move { app.accept(&token, &format!("Person {n}")).await })
+        })
+        .collect();
+    let mut created = 0;
+    let mut used = 0;
+    for attempt in attempts {
+        match attempt.await.expect("the task finishes") {
+            Ok(_) => created += 1,
+            Err(Error::Gone(Gone::Used)) => used += 1,
+            Err(other) => panic!("unexpected outcome: {other:?}"),
+        }
+    }
+    assert_eq!((created, used), (1, 49));
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM invites WHERE accepted_user_id IS NOT NULL").await, 1);
+}
+
+async fn concurrent_invites_for_one_email_never_leave_two_pending(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let app = std::sync::Arc::new(app);
+    let attempts: Vec<_> = (0..20)
+        .map(|_| {
+            let app = app.clone();
+            let acme = acme.clone();
+            tokio::spawn(async move { app.invite_as(&app.operator, "alice@acme.com", &acme, Role::ClientUser).await })
+        })
+        .collect();
+    let mut issued = 0;
+    for attempt in attempts {
+        match attempt.await.expect("the task finishes") {
+            Ok(_) => issued += 1,
+            Err(Error::Conflict(Conflict::InvitePending)) => {}
+            Err(other) => panic!("unexpected outcome: {other:?}"),
+        }
+    }
+    assert!(issued >= 1);
+    let pending = app
+        .tether
+        .list_invites(
+            &app.operator,
+            InviteQuery {
+                status: StatusFilter::Only(InviteStatus::Pending),
+                email: Some("alice@acme.com".into()),
+                ..InviteQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(pending.items.len(), 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM invites").await, issued);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM invites WHERE revoke_reason = 'superseded'").await,
+        issued - 1
+    );
+}
+
+async fn a_pending_invite_expires_exactly_at_expires_at(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let issued = app.invite("alice@acme.com", &acme, Role::ClientUser).await;
+    let expires_at = issued.invite.expires_at;
+
+    app.clock.set(expires_at.minus(Duration::from_millis(1)));
+    let invite = app.tether.invite(&app.operator, issued.invite.id).await.unwrap();
+    assert_eq!(invite.status, InviteStatus::Pending);
+    assert!(app.tether.open_invite_link(issued.token.expose(), None).await.is_ok());
+
+    app.clock.set(expires_at);
+    let invite = app.tether.invite(&app.operator, issued.invite.id).await.unwrap();
+    assert_eq!(invite.status, InviteStatus::Expired);
+    let opened = app.tether.open_invite_link(issued.token.expose(), None).await;
+    assert!(matches!(opened, Err(Error::Gone(Gone::Expired))), "{opened:?}");
+    let accepted = app.accept(issued.token.expose(), "Alice").await;
+    assert!(matches!(accepted, Err(Error::Gone(Gone::Expired))), "{accepted:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
+}
