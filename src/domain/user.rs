@@ -96,7 +96,7 @@ impl Tether {
             },
         )
         .await
-        .map_err(|e| unique_email_conflict(e))?;
+        .map_err(unique_email_conflict)?;
         let event = NewAuditEvent::by(actor, now, AuditAction::UserCreated, Some(msp.id))
             .target(Target::User(id))
             .detail(json!({ "email": email.as_str(), "role": Role::MspAdmin.name() }));

@@ -1,0 +1,318 @@
+//! The `tether` binary as a person runs it: in an empty directory, on SQLite by default
+//! and on PostgreSQL when `TETHER_TEST_DATABASE_URL` is set.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn tether(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Run {
+    tether_with_stdin(dir, database_url, args, "")
+}
+
+fn tether_with_stdin(dir: &Path, database_url: Option<&str>, args: &[&str], stdin: &str) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tether"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TETHER_DATABASE_URL")
+        .env_remove("TETHER_BASE_URL")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(url) = database_url {
+        command.env("TETHER_DATABASE_URL", url);
+    }
+    let mut child = command.spawn().expect("tether starts");
+    child
+        .stdin
+        .take()
+        .expect("a stdin pipe")
+        .write_all(stdin.as_bytes())
+        .expect("stdin is written");
+    let Output { status, stdout, stderr } = child.wait_with_output().expect("tether finishes");
+    Run {
+        ok: status.success(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// A refusal is one sentence on stderr and a non-zero exit: no panic, no backtrace.
+fn assert_one_sentence_error(run: &Run, contains: &str) {
+    assert!(!run.ok, "expected a failure, got {}", run.stdout);
+    let lines: Vec<&str> = run.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected: {:?}", run.stderr);
+    assert!(lines[0].starts_with("error: "), "{:?}", lines[0]);
+    assert!(lines[0].contains(contains), "{:?} should mention {contains:?}", lines[0]);
+    assert!(!run.stderr.contains("panicked"));
+}
+
+fn fresh_postgres_url() -> Option<String> {
+    let server = std::env::var("TETHER_TEST_DATABASE_URL").ok()?;
+    let (base, _) = server.rsplit_once('/')?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let name = format!("tether_test_cli_{}_{nanos}", std::process::id());
+    let url = format!("{base}/{name}");
+    let runtime = tokio::runtime::Runtime::new().ok()?;
+    runtime.block_on(async {
+        use sqlx::migrate::MigrateDatabase;
+        sqlx::any::install_default_drivers();
+        sqlx::Any::create_database(&url).await.expect("a fresh database");
+    });
+    Some(url)
+}
+
+fn invite_lifecycle_from_the_command_line(database_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+
+    let created = tether(dir, database_url, &["tenant", "create", "--name", "Acme Corp", "--slug", "acme"]);
+    assert!(created.ok, "{}", created.stderr);
+    assert!(created.stdout.contains("http://acme.localhost:8080"), "{}", created.stdout);
+
+    let invited = tether(
+        dir,
+        database_url,
+        &["invite", "create", "--email", "alice@acme.com", "--tenant", "acme", "--role", "client_admin"],
+    );
+    assert!(invited.ok, "{}", invited.stderr);
+    let link = invited.stdout.trim();
+    let token = link
+        .strip_prefix("http://acme.localhost:8080/invite/")
+        .unwrap_or_else(|| panic!("unexpected link {link:?}"));
+    assert_eq!(token.len(), 43);
+    assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+
+    let listed = tether(dir, database_url, &["invite", "list"]);
+    let row = listed.stdout.lines().find(|l| l.contains("alice@acme.com")).expect("the invite is listed");
+    assert!(row.contains("pending"), "{row}");
+    let first_id = row.split_whitespace().next().unwrap().to_owned();
+
+    let again = tether(
+        dir,
+        database_url,
+        &["invite", "create", "--email", "ALICE@acme.com", "--tenant", "acme", "--role", "client_admin"],
+    );
+    assert!(again.ok, "{}", again.stderr);
+    let all = tether(dir, database_url, &["invite", "list", "--status", "all"]);
+    let old = all
+        .stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(first_id.as_str()))
+        .expect("the first invite is listed");
+    assert!(old.contains("revoked") && old.contains("superseded"), "{old}");
+    let pending = tether(dir, database_url, &["invite", "list"]);
+    assert_eq!(pending.stdout.lines().filter(|l| l.contains("alice@acme.com")).count(), 1);
+    let second_id = pending
+        .stdout
+        .lines()
+        .find(|l| l.contains("alice@acme.com"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+
+    let revoked = tether(dir, database_url, &["invite", "revoke", &second_id]);
+    assert!(revoked.ok, "{}", revoked.stderr);
+    let after = tether(dir, database_url, &["invite", "list", "--status", "revoked"]);
+    assert!(after.stdout.lines().any(|l| l.starts_with(&second_id) && l.contains("revoked")));
+
+    let reissued = tether(dir, database_url, &["invite", "reissue", &second_id]);
+    assert_one_sentence_error(&reissued, "cannot be changed");
+
+    assert_one_sentence_error(
+        &tether(dir, database_url, &["tenant", "create", "--name", "W", "--slug", "www"]),
+        "reserved",
+    );
+    assert_one_sentence_error(
+        &tether(dir, database_url, &["tenant", "create", "--name", "Acme 2", "--slug", "acme"]),
+        "already taken",
+    );
+    assert_one_sentence_error(
+        &tether(dir, database_url, &["invite", "create", "--email", "b@acme.com", "--tenant", "nope", "--role", "client_user"]),
+        "no client has the slug",
+    );
+    assert_one_sentence_error(
+        &tether(dir, database_url, &["invite", "create", "--email", "b@acme.com", "--tenant", "acme", "--role", "owner"]),
+        "no role",
+    );
+    assert_one_sentence_error(
+        &tether(dir, database_url, &["invite", "create", "--email", "not-an-email", "--tenant", "acme", "--role", "client_user"]),
+        "email",
+    );
+    assert_one_sentence_error(
+        &tether(dir, database_url, &["tenant", "create", "--name", "L", "--slug", "logo", "--logo", "missing.png"]),
+        "cannot read the logo file",
+    );
+    std::fs::write(dir.join("logo.svg"), "<svg xmlns='http://www.w3.org/2000/svg'/>").unwrap();
+    assert_one_sentence_error(
+        &tether(dir, database_url, &["tenant", "create", "--name", "L", "--slug", "logo", "--logo", "logo.svg"]),
+        "PNG, JPEG, WebP or GIF",
+    );
+    let tenants = tether(dir, database_url, &["tenant", "list"]);
+    assert!(!tenants.stdout.contains("logo"), "a refused tenant is not created");
+}
+
+#[test]
+fn invite_lifecycle_from_the_command_line_on_sqlite() {
+    invite_lifecycle_from_the_command_line(None);
+}
+
+#[test]
+fn invite_lifecycle_from_the_command_line_on_postgres() {
+    let Some(url) = fresh_postgres_url() else {
+        eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
+        return;
+    };
+    invite_lifecycle_from_the_command_line(Some(&url));
+}
+
+#[test]
+fn a_tenant_is_created_with_a_logo_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.extend_from_slice(&[0; 64]);
+    std::fs::write(dir.path().join("logo.png"), png).unwrap();
+    let created = tether(
+        dir.path(),
+        None,
+        &["tenant", "create", "--name", "Acme Corp", "--slug", "acme", "--accent", "#ff5500", "--logo", "logo.png"],
+    );
+    assert!(created.ok, "{}", created.stderr);
+}
+
+#[test]
+fn unreachable_database_is_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = tether(dir.path(), Some("postgres://tether:secret@127.0.0.1:1/tether"), &["tenant", "list"]);
+    assert_one_sentence_error(&run, "could not open the database");
+    assert!(!run.stderr.contains("secret"), "the password is not shown");
+    let run = tether(dir.path(), Some("mysql://localhost/x"), &["migrate"]);
+    assert_one_sentence_error(&run, "not supported");
+}
+
+#[test]
+fn admin_create_reads_the_password_from_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = tether_with_stdin(
+        dir.path(),
+        None,
+        &["admin", "create", "--email", "root@atechsolutions.org", "--password-stdin"],
+        "quartz mitten orbit paddle\n",
+    );
+    assert!(run.ok, "{}", run.stderr);
+    assert!(run.stdout.contains("root@atechsolutions.org"));
+    let weak = tether_with_stdin(
+        dir.path(),
+        None,
+        &["admin", "create", "--email", "other@atechsolutions.org", "--password-stdin"],
+        "password\n",
+    );
+    assert_one_sentence_error(&weak, "12 characters");
+    let duplicate = tether_with_stdin(
+        dir.path(),
+        None,
+        &["admin", "create", "--email", "ROOT@atechsolutions.org", "--password-stdin"],
+        "quartz mitten orbit paddle\n",
+    );
+    assert_one_sentence_error(&duplicate, "already exists");
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn serve_on_an_empty_database_prints_the_first_admin_link_and_becomes_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .current_dir(dir.path())
+        .env_remove("TETHER_DATABASE_URL")
+        .env_remove("TETHER_BASE_URL")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let link = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| line.trim().strip_prefix("http://localhost:8080/invite/").map(str::to_owned))
+        .expect("a first-admin link is printed");
+    assert_eq!(link.len(), 43);
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ready = loop {
+        if let Some(response) = http_get(port, "/readyz") {
+            break response;
+        }
+        assert!(Instant::now() < deadline, "the server never became ready");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(dir.path().join("tether.db").exists());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn several_processes_starting_at_once_migrate_an_empty_postgres_once() {
+    let Some(url) = fresh_postgres_url() else {
+        eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_tether"))
+                .args(["tenant", "list"])
+                .current_dir(dir.path())
+                .env("TETHER_DATABASE_URL", &url)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let (migrations, msp_tenants) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        let migrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let msp: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants WHERE kind = 'msp'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        (migrations, msp)
+    });
+    assert_eq!(migrations, 1);
+    assert_eq!(msp_tenants, 1);
+}
