@@ -38,7 +38,11 @@ fn tether_with_stdin(dir: &Path, database_url: Option<&str>, args: &[&str], stdi
         .expect("a stdin pipe")
         .write_all(stdin.as_bytes())
         .expect("stdin is written");
-    let Output { status, stdout, stderr } = child.wait_with_output().expect("tether finishes");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("tether finishes");
     Run {
         ok: status.success(),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -49,10 +53,18 @@ fn tether_with_stdin(dir: &Path, database_url: Option<&str>, args: &[&str], stdi
 /// A refusal is one sentence on stderr and a non-zero exit: no panic, no backtrace.
 fn assert_one_sentence_error(run: &Run, contains: &str) {
     assert!(!run.ok, "expected a failure, got {}", run.stdout);
-    let lines: Vec<&str> = run.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     assert_eq!(lines.len(), 1, "one line expected: {:?}", run.stderr);
     assert!(lines[0].starts_with("error: "), "{:?}", lines[0]);
-    assert!(lines[0].contains(contains), "{:?} should mention {contains:?}", lines[0]);
+    assert!(
+        lines[0].contains(contains),
+        "{:?} should mention {contains:?}",
+        lines[0]
+    );
     assert!(!run.stderr.contains("panicked"));
 }
 
@@ -68,7 +80,9 @@ fn fresh_postgres_url() -> Option<String> {
     runtime.block_on(async {
         use sqlx::migrate::MigrateDatabase;
         sqlx::any::install_default_drivers();
-        sqlx::Any::create_database(&url).await.expect("a fresh database");
+        sqlx::Any::create_database(&url)
+            .await
+            .expect("a fresh database");
     });
     Some(url)
 }
@@ -77,14 +91,31 @@ fn invite_lifecycle_from_the_command_line(database_url: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
 
-    let created = tether(dir, database_url, &["tenant", "create", "--name", "Acme Corp", "--slug", "acme"]);
+    let created = tether(
+        dir,
+        database_url,
+        &["tenant", "create", "--name", "Acme Corp", "--slug", "acme"],
+    );
     assert!(created.ok, "{}", created.stderr);
-    assert!(created.stdout.contains("http://acme.localhost:8080"), "{}", created.stdout);
+    assert!(
+        created.stdout.contains("http://acme.localhost:8080"),
+        "{}",
+        created.stdout
+    );
 
     let invited = tether(
         dir,
         database_url,
-        &["invite", "create", "--email", "alice@acme.com", "--tenant", "acme", "--role", "client_admin"],
+        &[
+            "invite",
+            "create",
+            "--email",
+            "alice@acme.com",
+            "--tenant",
+            "acme",
+            "--role",
+            "client_admin",
+        ],
     );
     assert!(invited.ok, "{}", invited.stderr);
     let link = invited.stdout.trim();
@@ -92,17 +123,32 @@ fn invite_lifecycle_from_the_command_line(database_url: Option<&str>) {
         .strip_prefix("http://acme.localhost:8080/invite/")
         .unwrap_or_else(|| panic!("unexpected link {link:?}"));
     assert_eq!(token.len(), 43);
-    assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert!(token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
 
     let listed = tether(dir, database_url, &["invite", "list"]);
-    let row = listed.stdout.lines().find(|l| l.contains("alice@acme.com")).expect("the invite is listed");
+    let row = listed
+        .stdout
+        .lines()
+        .find(|l| l.contains("alice@acme.com"))
+        .expect("the invite is listed");
     assert!(row.contains("pending"), "{row}");
     let first_id = row.split_whitespace().next().unwrap().to_owned();
 
     let again = tether(
         dir,
         database_url,
-        &["invite", "create", "--email", "ALICE@acme.com", "--tenant", "acme", "--role", "client_admin"],
+        &[
+            "invite",
+            "create",
+            "--email",
+            "ALICE@acme.com",
+            "--tenant",
+            "acme",
+            "--role",
+            "client_admin",
+        ],
     );
     assert!(again.ok, "{}", again.stderr);
     let all = tether(dir, database_url, &["invite", "list", "--status", "all"]);
@@ -111,9 +157,19 @@ fn invite_lifecycle_from_the_command_line(database_url: Option<&str>) {
         .lines()
         .find(|l| l.split_whitespace().next() == Some(first_id.as_str()))
         .expect("the first invite is listed");
-    assert!(old.contains("revoked") && old.contains("superseded"), "{old}");
+    assert!(
+        old.contains("revoked") && old.contains("superseded"),
+        "{old}"
+    );
     let pending = tether(dir, database_url, &["invite", "list"]);
-    assert_eq!(pending.stdout.lines().filter(|l| l.contains("alice@acme.com")).count(), 1);
+    assert_eq!(
+        pending
+            .stdout
+            .lines()
+            .filter(|l| l.contains("alice@acme.com"))
+            .count(),
+        1
+    );
     let second_id = pending
         .stdout
         .lines()
@@ -124,43 +180,123 @@ fn invite_lifecycle_from_the_command_line(database_url: Option<&str>) {
 
     let revoked = tether(dir, database_url, &["invite", "revoke", &second_id]);
     assert!(revoked.ok, "{}", revoked.stderr);
-    let after = tether(dir, database_url, &["invite", "list", "--status", "revoked"]);
-    assert!(after.stdout.lines().any(|l| l.starts_with(&second_id) && l.contains("revoked")));
+    let after = tether(
+        dir,
+        database_url,
+        &["invite", "list", "--status", "revoked"],
+    );
+    assert!(after
+        .stdout
+        .lines()
+        .any(|l| l.starts_with(&second_id) && l.contains("revoked")));
 
     let reissued = tether(dir, database_url, &["invite", "reissue", &second_id]);
     assert_one_sentence_error(&reissued, "cannot be changed");
 
     assert_one_sentence_error(
-        &tether(dir, database_url, &["tenant", "create", "--name", "W", "--slug", "www"]),
+        &tether(
+            dir,
+            database_url,
+            &["tenant", "create", "--name", "W", "--slug", "www"],
+        ),
         "reserved",
     );
     assert_one_sentence_error(
-        &tether(dir, database_url, &["tenant", "create", "--name", "Acme 2", "--slug", "acme"]),
+        &tether(
+            dir,
+            database_url,
+            &["tenant", "create", "--name", "Acme 2", "--slug", "acme"],
+        ),
         "already taken",
     );
     assert_one_sentence_error(
-        &tether(dir, database_url, &["invite", "create", "--email", "b@acme.com", "--tenant", "nope", "--role", "client_user"]),
+        &tether(
+            dir,
+            database_url,
+            &[
+                "invite",
+                "create",
+                "--email",
+                "b@acme.com",
+                "--tenant",
+                "nope",
+                "--role",
+                "client_user",
+            ],
+        ),
         "no client has the slug",
     );
     assert_one_sentence_error(
-        &tether(dir, database_url, &["invite", "create", "--email", "b@acme.com", "--tenant", "acme", "--role", "owner"]),
+        &tether(
+            dir,
+            database_url,
+            &[
+                "invite",
+                "create",
+                "--email",
+                "b@acme.com",
+                "--tenant",
+                "acme",
+                "--role",
+                "owner",
+            ],
+        ),
         "no role",
     );
     assert_one_sentence_error(
-        &tether(dir, database_url, &["invite", "create", "--email", "not-an-email", "--tenant", "acme", "--role", "client_user"]),
+        &tether(
+            dir,
+            database_url,
+            &[
+                "invite",
+                "create",
+                "--email",
+                "not-an-email",
+                "--tenant",
+                "acme",
+                "--role",
+                "client_user",
+            ],
+        ),
         "email",
     );
     assert_one_sentence_error(
-        &tether(dir, database_url, &["tenant", "create", "--name", "L", "--slug", "logo", "--logo", "missing.png"]),
+        &tether(
+            dir,
+            database_url,
+            &[
+                "tenant",
+                "create",
+                "--name",
+                "L",
+                "--slug",
+                "logo",
+                "--logo",
+                "missing.png",
+            ],
+        ),
         "cannot read the logo file",
     );
-    std::fs::write(dir.join("logo.svg"), "<svg xmlns='http://www.w3.org/2000/svg'/>").unwrap();
+    std::fs::write(
+        dir.join("logo.svg"),
+        "<svg xmlns='http://www.w3.org/2000/svg'/>",
+    )
+    .unwrap();
     assert_one_sentence_error(
-        &tether(dir, database_url, &["tenant", "create", "--name", "L", "--slug", "logo", "--logo", "logo.svg"]),
+        &tether(
+            dir,
+            database_url,
+            &[
+                "tenant", "create", "--name", "L", "--slug", "logo", "--logo", "logo.svg",
+            ],
+        ),
         "PNG, JPEG, WebP or GIF",
     );
     let tenants = tether(dir, database_url, &["tenant", "list"]);
-    assert!(!tenants.stdout.contains("logo"), "a refused tenant is not created");
+    assert!(
+        !tenants.stdout.contains("logo"),
+        "a refused tenant is not created"
+    );
 }
 
 #[test]
@@ -186,7 +322,18 @@ fn a_tenant_is_created_with_a_logo_file() {
     let created = tether(
         dir.path(),
         None,
-        &["tenant", "create", "--name", "Acme Corp", "--slug", "acme", "--accent", "#ff5500", "--logo", "logo.png"],
+        &[
+            "tenant",
+            "create",
+            "--name",
+            "Acme Corp",
+            "--slug",
+            "acme",
+            "--accent",
+            "#ff5500",
+            "--logo",
+            "logo.png",
+        ],
     );
     assert!(created.ok, "{}", created.stderr);
 }
@@ -194,7 +341,11 @@ fn a_tenant_is_created_with_a_logo_file() {
 #[test]
 fn unreachable_database_is_one_sentence() {
     let dir = tempfile::tempdir().unwrap();
-    let run = tether(dir.path(), Some("postgres://tether:secret@127.0.0.1:1/tether"), &["tenant", "list"]);
+    let run = tether(
+        dir.path(),
+        Some("postgres://tether:secret@127.0.0.1:1/tether"),
+        &["tenant", "list"],
+    );
     assert_one_sentence_error(&run, "could not open the database");
     assert!(!run.stderr.contains("secret"), "the password is not shown");
     let run = tether(dir.path(), Some("mysql://localhost/x"), &["migrate"]);
@@ -207,7 +358,13 @@ fn admin_create_reads_the_password_from_stdin() {
     let run = tether_with_stdin(
         dir.path(),
         None,
-        &["admin", "create", "--email", "root@atechsolutions.org", "--password-stdin"],
+        &[
+            "admin",
+            "create",
+            "--email",
+            "root@atechsolutions.org",
+            "--password-stdin",
+        ],
         "quartz mitten orbit paddle\n",
     );
     assert!(run.ok, "{}", run.stderr);
@@ -215,14 +372,26 @@ fn admin_create_reads_the_password_from_stdin() {
     let weak = tether_with_stdin(
         dir.path(),
         None,
-        &["admin", "create", "--email", "other@atechsolutions.org", "--password-stdin"],
+        &[
+            "admin",
+            "create",
+            "--email",
+            "other@atechsolutions.org",
+            "--password-stdin",
+        ],
         "password\n",
     );
     assert_one_sentence_error(&weak, "12 characters");
     let duplicate = tether_with_stdin(
         dir.path(),
         None,
-        &["admin", "create", "--email", "ROOT@atechsolutions.org", "--password-stdin"],
+        &[
+            "admin",
+            "create",
+            "--email",
+            "ROOT@atechsolutions.org",
+            "--password-stdin",
+        ],
         "quartz mitten orbit paddle\n",
     );
     assert_one_sentence_error(&duplicate, "already exists");
@@ -231,14 +400,22 @@ fn admin_create_reads_the_password_from_stdin() {
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     Some(response)
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
@@ -260,7 +437,11 @@ fn serve_on_an_empty_database_prints_the_first_admin_link_and_becomes_ready() {
     let link = lines
         .by_ref()
         .map_while(Result::ok)
-        .find_map(|line| line.trim().strip_prefix("http://localhost:8080/invite/").map(str::to_owned))
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("http://localhost:8080/invite/")
+                .map(str::to_owned)
+        })
         .expect("a first-admin link is printed");
     assert_eq!(link.len(), 43);
 
@@ -299,7 +480,11 @@ fn several_processes_starting_at_once_migrate_an_empty_postgres_once() {
         .collect();
     for child in children {
         let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let (migrations, msp_tenants) = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let pool = sqlx::AnyPool::connect(&url).await.unwrap();

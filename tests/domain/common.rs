@@ -46,7 +46,9 @@ impl TestApp {
     pub async fn postgres() -> Option<Self> {
         let server = std::env::var("TETHER_TEST_DATABASE_URL").ok()?;
         let n = DATABASES.fetch_add(1, Ordering::SeqCst);
-        let (base, _) = server.rsplit_once('/').expect("a database URL with a database name");
+        let (base, _) = server
+            .rsplit_once('/')
+            .expect("a database URL with a database name");
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
@@ -101,7 +103,13 @@ impl TestApp {
             .expect("the client tenant is created")
     }
 
-    pub async fn invite_as(&self, actor: &Actor, email: &str, tenant: &Tenant, role: Role) -> Result<IssuedInvite, Error> {
+    pub async fn invite_as(
+        &self,
+        actor: &Actor,
+        email: &str,
+        tenant: &Tenant,
+        role: Role,
+    ) -> Result<IssuedInvite, Error> {
         self.tether
             .create_invite(
                 actor,

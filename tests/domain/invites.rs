@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use tether::domain::error::{Conflict, Error, Gone};
-use tether::domain::invite::{Acceptance, InviteId, InviteQuery, InviteStatus, NewInvite, RevokeReason, StatusFilter};
+use tether::domain::invite::{
+    Acceptance, InviteId, InviteQuery, InviteStatus, NewInvite, RevokeReason, StatusFilter,
+};
 use tether::domain::page::PageRequest;
 use tether::domain::role::Role;
 use tether::domain::session::SessionKind;
@@ -42,29 +44,45 @@ async fn link_is_on_the_tenants_host_with_a_43_character_token(app: TestApp) {
     let issued = app.invite("alice@acme.com", &acme, Role::ClientAdmin).await;
     let token = issued.token.expose();
     assert_eq!(token.len(), 43);
-    assert_eq!(issued.link, format!("https://acme.atechsolutions.org/invite/{token}"));
+    assert_eq!(
+        issued.link,
+        format!("https://acme.atechsolutions.org/invite/{token}")
+    );
     assert_eq!(issued.invite.status, InviteStatus::Pending);
     assert_eq!(issued.invite.tenant_id, acme.id);
 }
 
 async fn msp_staff_links_use_the_base_url(app: TestApp) {
-    let issued = app.invite("tech@atechsolutions.org", &app.msp, Role::MspTechnician).await;
+    let issued = app
+        .invite("tech@atechsolutions.org", &app.msp, Role::MspTechnician)
+        .await;
     assert_eq!(
         issued.link,
-        format!("https://atechsolutions.org/invite/{}", issued.token.expose())
+        format!(
+            "https://atechsolutions.org/invite/{}",
+            issued.token.expose()
+        )
     );
 }
 
 async fn emails_are_normalised(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
-    let issued = app.invite("  Alice@ACME.com ", &acme, Role::ClientUser).await;
+    let issued = app
+        .invite("  Alice@ACME.com ", &acme, Role::ClientUser)
+        .await;
     assert_eq!(issued.invite.email.unwrap().as_str(), "alice@acme.com");
 }
 
 async fn expiry_defaults_to_72_hours_and_offers_24_and_168(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
-    let default = app.invite("a@acme.com", &acme, Role::ClientUser).await.invite;
-    assert_eq!(default.expires_at, app.now().plus(Duration::from_secs(72 * 3600)));
+    let default = app
+        .invite("a@acme.com", &acme, Role::ClientUser)
+        .await
+        .invite;
+    assert_eq!(
+        default.expires_at,
+        app.now().plus(Duration::from_secs(72 * 3600))
+    );
     for (email, hours) in [("b@acme.com", 24), ("c@acme.com", 168)] {
         let issued = app
             .tether
@@ -80,7 +98,10 @@ async fn expiry_defaults_to_72_hours_and_offers_24_and_168(app: TestApp) {
             )
             .await
             .unwrap();
-        assert_eq!(issued.invite.expires_at, app.now().plus(Duration::from_secs(hours as u64 * 3600)));
+        assert_eq!(
+            issued.invite.expires_at,
+            app.now().plus(Duration::from_secs(hours as u64 * 3600))
+        );
     }
 }
 
@@ -106,12 +127,19 @@ async fn every_invalid_field_is_reported_at_once(app: TestApp) {
     named.sort();
     assert_eq!(
         named,
-        [("email", "invalid_email"), ("expires_hours", "invalid_expiry"), ("name", "too_long")]
+        [
+            ("email", "invalid_email"),
+            ("expires_hours", "invalid_expiry"),
+            ("name", "too_long")
+        ]
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM invites").await, 0);
 
     let too_long = format!("{}@{}.com", "a".repeat(64), "b".repeat(190));
-    let Err(Error::Validation(fields)) = app.invite_as(&app.operator, &too_long, &acme, Role::ClientUser).await else {
+    let Err(Error::Validation(fields)) = app
+        .invite_as(&app.operator, &too_long, &acme, Role::ClientUser)
+        .await
+    else {
         panic!("a 259-character email must be refused");
     };
     assert_eq!(fields[0].code, "invalid_email");
@@ -120,10 +148,16 @@ async fn every_invalid_field_is_reported_at_once(app: TestApp) {
 async fn role_must_fit_the_tenants_kind(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
     for (tenant, role) in [(&acme, Role::MspTechnician), (&app.msp, Role::ClientAdmin)] {
-        let Err(Error::Validation(fields)) = app.invite_as(&app.operator, "x@acme.com", tenant, role).await else {
+        let Err(Error::Validation(fields)) = app
+            .invite_as(&app.operator, "x@acme.com", tenant, role)
+            .await
+        else {
             panic!("{role} must not fit tenant {}", tenant.name);
         };
-        assert_eq!((fields[0].field, fields[0].code), ("role_id", "role_scope_mismatch"));
+        assert_eq!(
+            (fields[0].field, fields[0].code),
+            ("role_id", "role_scope_mismatch")
+        );
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM invites").await, 0);
 }
@@ -146,14 +180,22 @@ async fn unknown_role_and_tenant_are_field_errors(app: TestApp) {
     };
     let mut named: Vec<_> = fields.iter().map(|f| (f.field, f.code)).collect();
     named.sort();
-    assert_eq!(named, [("role_id", "unknown_role"), ("tenant_id", "unknown_tenant")]);
+    assert_eq!(
+        named,
+        [("role_id", "unknown_role"), ("tenant_id", "unknown_tenant")]
+    );
 }
 
 async fn existing_user_email_is_a_conflict(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
     app.user("alice@acme.com", &acme, Role::ClientUser).await;
-    let result = app.invite_as(&app.operator, "ALICE@acme.com", &acme, Role::ClientAdmin).await;
-    assert!(matches!(result, Err(Error::Conflict(Conflict::UserExists))), "{result:?}");
+    let result = app
+        .invite_as(&app.operator, "ALICE@acme.com", &acme, Role::ClientAdmin)
+        .await;
+    assert!(
+        matches!(result, Err(Error::Conflict(Conflict::UserExists))),
+        "{result:?}"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM invites").await, 1);
 }
 
@@ -163,18 +205,30 @@ async fn second_invite_for_an_email_supersedes_the_first(app: TestApp) {
     app.clock.advance(Duration::from_secs(60));
     let second = app.invite("ALICE@acme.com", &acme, Role::ClientAdmin).await;
 
-    let old = app.tether.invite(&app.operator, first.invite.id).await.unwrap();
+    let old = app
+        .tether
+        .invite(&app.operator, first.invite.id)
+        .await
+        .unwrap();
     assert_eq!(old.status, InviteStatus::Revoked);
     assert_eq!(old.revoke_reason, Some(RevokeReason::Superseded));
     assert_eq!(old.revoked_at, Some(second.invite.created_at));
-    let opened = app.tether.open_invite_link(first.token.expose(), None).await;
+    let opened = app
+        .tether
+        .open_invite_link(first.token.expose(), None)
+        .await;
     assert!(
         matches!(opened, Err(Error::Gone(Gone::Superseded { at })) if at == second.invite.created_at),
         "{opened:?}"
     );
-    assert!(app.tether.open_invite_link(second.token.expose(), None).await.is_ok());
+    assert!(app
+        .tether
+        .open_invite_link(second.token.expose(), None)
+        .await
+        .is_ok());
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM audit_events WHERE action = 'invite.superseded'").await,
+        app.count("SELECT COUNT(*) FROM audit_events WHERE action = 'invite.superseded'")
+            .await,
         1
     );
 }
@@ -182,12 +236,23 @@ async fn second_invite_for_an_email_supersedes_the_first(app: TestApp) {
 async fn pending_invite_the_actor_cannot_revoke_is_a_conflict(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
     let globex = app.client("Globex", "globex").await;
-    let (_, globex_admin) = app.user("boss@globex.com", &globex, Role::ClientAdmin).await;
+    let (_, globex_admin) = app
+        .user("boss@globex.com", &globex, Role::ClientAdmin)
+        .await;
     let pending = app.invite("alice@acme.com", &acme, Role::ClientUser).await;
 
-    let result = app.invite_as(&globex_admin, "alice@acme.com", &globex, Role::ClientUser).await;
-    assert!(matches!(result, Err(Error::Conflict(Conflict::InvitePending))), "{result:?}");
-    let still = app.tether.invite(&app.operator, pending.invite.id).await.unwrap();
+    let result = app
+        .invite_as(&globex_admin, "alice@acme.com", &globex, Role::ClientUser)
+        .await;
+    assert!(
+        matches!(result, Err(Error::Conflict(Conflict::InvitePending))),
+        "{result:?}"
+    );
+    let still = app
+        .tether
+        .invite(&app.operator, pending.invite.id)
+        .await
+        .unwrap();
     assert_eq!(still.status, InviteStatus::Pending);
     assert_eq!(app.count("SELECT COUNT(*) FROM invites").await, 2);
 }
@@ -197,13 +262,27 @@ async fn opening_a_link_changes_nothing(app: TestApp) {
     let issued = app.invite("alice@acme.com", &acme, Role::ClientUser).await;
     let audit_before = app.count("SELECT COUNT(*) FROM audit_events").await;
     for _ in 0..5 {
-        let link = app.tether.open_invite_link(issued.token.expose(), Some(acme.id)).await.unwrap();
+        let link = app
+            .tether
+            .open_invite_link(issued.token.expose(), Some(acme.id))
+            .await
+            .unwrap();
         assert_eq!(link.tenant.id, acme.id);
-        assert_eq!(link.invite.email.as_ref().unwrap().as_str(), "alice@acme.com");
+        assert_eq!(
+            link.invite.email.as_ref().unwrap().as_str(),
+            "alice@acme.com"
+        );
     }
-    let invite = app.tether.invite(&app.operator, issued.invite.id).await.unwrap();
+    let invite = app
+        .tether
+        .invite(&app.operator, issued.invite.id)
+        .await
+        .unwrap();
     assert_eq!(invite.status, InviteStatus::Pending);
-    assert_eq!(app.count("SELECT COUNT(*) FROM audit_events").await, audit_before);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_events").await,
+        audit_before
+    );
     assert!(app.accept(issued.token.expose(), "Alice").await.is_ok());
 }
 
@@ -211,10 +290,19 @@ async fn unknown_token_and_other_tenants_host_are_not_found(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
     let globex = app.client("Globex", "globex").await;
     let issued = app.invite("alice@acme.com", &acme, Role::ClientUser).await;
-    let unknown = app.tether.open_invite_link("A".repeat(43).as_str(), None).await;
+    let unknown = app
+        .tether
+        .open_invite_link("A".repeat(43).as_str(), None)
+        .await;
     assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
-    let elsewhere = app.tether.open_invite_link(issued.token.expose(), Some(globex.id)).await;
-    assert!(matches!(elsewhere, Err(Error::NotFound(_))), "{elsewhere:?}");
+    let elsewhere = app
+        .tether
+        .open_invite_link(issued.token.expose(), Some(globex.id))
+        .await;
+    assert!(
+        matches!(elsewhere, Err(Error::NotFound(_))),
+        "{elsewhere:?}"
+    );
     let accepted_elsewhere = app
         .tether
         .accept_invite(
@@ -237,7 +325,10 @@ async fn accept_creates_the_user_in_the_invites_tenant_with_its_role(app: TestAp
     let acme = app.client("Acme Corp", "acme").await;
     let issued = app.invite("alice@acme.com", &acme, Role::ClientAdmin).await;
     app.clock.advance(Duration::from_secs(5));
-    let accepted = app.accept(issued.token.expose(), "  Alice Smith ").await.unwrap();
+    let accepted = app
+        .accept(issued.token.expose(), "  Alice Smith ")
+        .await
+        .unwrap();
     assert_eq!(accepted.user.email.as_str(), "alice@acme.com");
     assert_eq!(accepted.user.name.as_str(), "Alice Smith");
     assert_eq!(accepted.user.role, Role::ClientAdmin);
@@ -245,7 +336,11 @@ async fn accept_creates_the_user_in_the_invites_tenant_with_its_role(app: TestAp
     assert!(accepted.user.active);
     assert_eq!(accepted.tenant.id, acme.id);
 
-    let invite = app.tether.invite(&app.operator, issued.invite.id).await.unwrap();
+    let invite = app
+        .tether
+        .invite(&app.operator, issued.invite.id)
+        .await
+        .unwrap();
     assert_eq!(invite.status, InviteStatus::Accepted);
     assert_eq!(invite.accepted_at, Some(app.now()));
     assert_eq!(invite.accepted_user_id, Some(accepted.user.id));
@@ -270,14 +365,23 @@ async fn second_accept_of_a_link_is_gone(app: TestApp) {
 async fn revoked_and_superseded_links_are_gone(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
     let revoked = app.invite("alice@acme.com", &acme, Role::ClientUser).await;
-    app.tether.revoke_invite(&app.operator, revoked.invite.id).await.unwrap();
+    app.tether
+        .revoke_invite(&app.operator, revoked.invite.id)
+        .await
+        .unwrap();
     let result = app.accept(revoked.token.expose(), "Alice").await;
-    assert!(matches!(result, Err(Error::Gone(Gone::Revoked))), "{result:?}");
+    assert!(
+        matches!(result, Err(Error::Gone(Gone::Revoked))),
+        "{result:?}"
+    );
 
     let old = app.invite("bob@acme.com", &acme, Role::ClientUser).await;
     app.invite("bob@acme.com", &acme, Role::ClientUser).await;
     let result = app.accept(old.token.expose(), "Bob").await;
-    assert!(matches!(result, Err(Error::Gone(Gone::Superseded { .. }))), "{result:?}");
+    assert!(
+        matches!(result, Err(Error::Gone(Gone::Superseded { .. }))),
+        "{result:?}"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
 }
 
@@ -308,17 +412,27 @@ async fn weak_password_is_refused_with_feedback_and_changes_nothing(app: TestApp
         };
         assert_eq!((fields[0].field, fields[0].code), ("password", code));
         if code == "password_too_weak" {
-            assert!(fields[0].message.len() > 40, "feedback: {}", fields[0].message);
+            assert!(
+                fields[0].message.len() > 40,
+                "feedback: {}",
+                fields[0].message
+            );
         }
     }
-    let invite = app.tether.invite(&app.operator, issued.invite.id).await.unwrap();
+    let invite = app
+        .tether
+        .invite(&app.operator, issued.invite.id)
+        .await
+        .unwrap();
     assert_eq!(invite.status, InviteStatus::Pending);
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
 }
 
 async fn password_may_not_contain_the_email_local_part(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
-    let issued = app.invite("zebediah@acme.com", &acme, Role::ClientUser).await;
+    let issued = app
+        .invite("zebediah@acme.com", &acme, Role::ClientUser)
+        .await;
     let result = app
         .tether
         .accept_invite(
@@ -357,25 +471,48 @@ async fn refused_accepts_are_audited(app: TestApp) {
 async fn revoke_is_idempotent_and_refused_once_accepted(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
     let issued = app.invite("alice@acme.com", &acme, Role::ClientUser).await;
-    app.tether.revoke_invite(&app.operator, issued.invite.id).await.unwrap();
-    app.tether.revoke_invite(&app.operator, issued.invite.id).await.unwrap();
-    let invite = app.tether.invite(&app.operator, issued.invite.id).await.unwrap();
+    app.tether
+        .revoke_invite(&app.operator, issued.invite.id)
+        .await
+        .unwrap();
+    app.tether
+        .revoke_invite(&app.operator, issued.invite.id)
+        .await
+        .unwrap();
+    let invite = app
+        .tether
+        .invite(&app.operator, issued.invite.id)
+        .await
+        .unwrap();
     assert_eq!(invite.status, InviteStatus::Revoked);
     assert_eq!(invite.revoke_reason, Some(RevokeReason::Revoked));
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM audit_events WHERE action = 'invite.revoked'").await,
+        app.count("SELECT COUNT(*) FROM audit_events WHERE action = 'invite.revoked'")
+            .await,
         1
     );
 
     let used = app.invite("bob@acme.com", &acme, Role::ClientUser).await;
     app.accept(used.token.expose(), "Bob").await.unwrap();
-    let result = app.tether.revoke_invite(&app.operator, used.invite.id).await;
-    assert!(matches!(result, Err(Error::Conflict(Conflict::InviteNotRevocable))), "{result:?}");
+    let result = app
+        .tether
+        .revoke_invite(&app.operator, used.invite.id)
+        .await;
+    assert!(
+        matches!(result, Err(Error::Conflict(Conflict::InviteNotRevocable))),
+        "{result:?}"
+    );
 
     let expiring = app.invite("carol@acme.com", &acme, Role::ClientUser).await;
     app.clock.advance(Duration::from_secs(73 * 3600));
-    app.tether.revoke_invite(&app.operator, expiring.invite.id).await.unwrap();
-    let result = app.tether.revoke_invite(&app.operator, InviteId(9999)).await;
+    app.tether
+        .revoke_invite(&app.operator, expiring.invite.id)
+        .await
+        .unwrap();
+    let result = app
+        .tether
+        .revoke_invite(&app.operator, InviteId(9999))
+        .await;
     assert!(matches!(result, Err(Error::NotFound(_))));
 }
 
@@ -397,19 +534,40 @@ async fn reissue_replaces_the_invite_with_a_fresh_token(app: TestApp) {
         .unwrap();
     // Re-issuing works on an expired invite too, and keeps its 24-hour period.
     app.clock.advance(Duration::from_secs(25 * 3600));
-    let fresh = app.tether.reissue_invite(&app.operator, original.invite.id, None).await.unwrap();
+    let fresh = app
+        .tether
+        .reissue_invite(&app.operator, original.invite.id, None)
+        .await
+        .unwrap();
     assert_ne!(fresh.token, original.token);
     assert_ne!(fresh.invite.id, original.invite.id);
     assert_eq!(fresh.invite.email, original.invite.email);
-    assert_eq!(fresh.invite.name.as_ref().map(|n| n.as_str()), Some("Alice Smith"));
+    assert_eq!(
+        fresh.invite.name.as_ref().map(|n| n.as_str()),
+        Some("Alice Smith")
+    );
     assert_eq!(fresh.invite.role, Role::ClientAdmin);
     assert_eq!(fresh.invite.tenant_id, acme.id);
-    assert_eq!(fresh.invite.expires_at, app.now().plus(Duration::from_secs(24 * 3600)));
-    let old = app.tether.invite(&app.operator, original.invite.id).await.unwrap();
+    assert_eq!(
+        fresh.invite.expires_at,
+        app.now().plus(Duration::from_secs(24 * 3600))
+    );
+    let old = app
+        .tether
+        .invite(&app.operator, original.invite.id)
+        .await
+        .unwrap();
     assert_eq!(old.revoke_reason, Some(RevokeReason::Superseded));
 
-    let longer = app.tether.reissue_invite(&app.operator, fresh.invite.id, Some(168)).await.unwrap();
-    assert_eq!(longer.invite.expires_at, app.now().plus(Duration::from_secs(168 * 3600)));
+    let longer = app
+        .tether
+        .reissue_invite(&app.operator, fresh.invite.id, Some(168))
+        .await
+        .unwrap();
+    assert_eq!(
+        longer.invite.expires_at,
+        app.now().plus(Duration::from_secs(168 * 3600))
+    );
     assert!(app.accept(longer.token.expose(), "Alice").await.is_ok());
 }
 
@@ -418,10 +576,16 @@ async fn reissue_of_accepted_or_revoked_is_refused(app: TestApp) {
     let used = app.invite("alice@acme.com", &acme, Role::ClientUser).await;
     app.accept(used.token.expose(), "Alice").await.unwrap();
     let revoked = app.invite("bob@acme.com", &acme, Role::ClientUser).await;
-    app.tether.revoke_invite(&app.operator, revoked.invite.id).await.unwrap();
+    app.tether
+        .revoke_invite(&app.operator, revoked.invite.id)
+        .await
+        .unwrap();
     for id in [used.invite.id, revoked.invite.id] {
         let result = app.tether.reissue_invite(&app.operator, id, None).await;
-        assert!(matches!(result, Err(Error::Conflict(Conflict::InviteNotRevocable))), "{result:?}");
+        assert!(
+            matches!(result, Err(Error::Conflict(Conflict::InviteNotRevocable))),
+            "{result:?}"
+        );
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM invites").await, 2);
 }
@@ -429,7 +593,8 @@ async fn reissue_of_accepted_or_revoked_is_refused(app: TestApp) {
 async fn lists_are_newest_first_with_a_cursor(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
     for n in 0..5 {
-        app.invite(&format!("user{n}@acme.com"), &acme, Role::ClientUser).await;
+        app.invite(&format!("user{n}@acme.com"), &acme, Role::ClientUser)
+            .await;
     }
     let mut query = InviteQuery {
         status: StatusFilter::Only(InviteStatus::Pending),
@@ -438,14 +603,30 @@ async fn lists_are_newest_first_with_a_cursor(app: TestApp) {
     };
     let mut seen = Vec::new();
     loop {
-        let page = app.tether.list_invites(&app.operator, query.clone()).await.unwrap();
-        seen.extend(page.items.iter().map(|i| i.email.as_ref().unwrap().as_str().to_owned()));
-        let Some(cursor) = page.next_cursor else { break };
+        let page = app
+            .tether
+            .list_invites(&app.operator, query.clone())
+            .await
+            .unwrap();
+        seen.extend(
+            page.items
+                .iter()
+                .map(|i| i.email.as_ref().unwrap().as_str().to_owned()),
+        );
+        let Some(cursor) = page.next_cursor else {
+            break;
+        };
         query.page = PageRequest::parse(Some(&cursor), Some(2)).unwrap();
     }
     assert_eq!(
         seen,
-        ["user4@acme.com", "user3@acme.com", "user2@acme.com", "user1@acme.com", "user0@acme.com"]
+        [
+            "user4@acme.com",
+            "user3@acme.com",
+            "user2@acme.com",
+            "user1@acme.com",
+            "user0@acme.com"
+        ]
     );
 }
 
@@ -455,11 +636,16 @@ async fn lists_filter_by_status_tenant_and_email(app: TestApp) {
     let accepted = app.invite("a@acme.com", &acme, Role::ClientUser).await;
     app.accept(accepted.token.expose(), "A").await.unwrap();
     let revoked = app.invite("r@acme.com", &acme, Role::ClientUser).await;
-    app.tether.revoke_invite(&app.operator, revoked.invite.id).await.unwrap();
+    app.tether
+        .revoke_invite(&app.operator, revoked.invite.id)
+        .await
+        .unwrap();
     app.invite("p@globex.com", &globex, Role::ClientUser).await;
     app.invite("p@acme.com", &acme, Role::ClientUser).await;
 
-    let emails = |status: StatusFilter, tenant: Option<&tether::domain::tenant::Tenant>, email: Option<&str>| {
+    let emails = |status: StatusFilter,
+                  tenant: Option<&tether::domain::tenant::Tenant>,
+                  email: Option<&str>| {
         let query = InviteQuery {
             status,
             tenant_id: tenant.map(|t| t.id),
@@ -479,24 +665,71 @@ async fn lists_filter_by_status_tenant_and_email(app: TestApp) {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(emails(StatusFilter::Only(InviteStatus::Pending), None, None).await, ["p@acme.com", "p@globex.com"]);
-    assert_eq!(emails(StatusFilter::Only(InviteStatus::Pending), Some(&acme), None).await, ["p@acme.com"]);
-    assert_eq!(emails(StatusFilter::Only(InviteStatus::Accepted), None, None).await, ["a@acme.com"]);
-    assert_eq!(emails(StatusFilter::Only(InviteStatus::Revoked), None, None).await, ["r@acme.com"]);
-    assert_eq!(emails(StatusFilter::All, None, Some("P@Globex.com")).await, ["p@globex.com"]);
+    assert_eq!(
+        emails(StatusFilter::Only(InviteStatus::Pending), None, None).await,
+        ["p@acme.com", "p@globex.com"]
+    );
+    assert_eq!(
+        emails(StatusFilter::Only(InviteStatus::Pending), Some(&acme), None).await,
+        ["p@acme.com"]
+    );
+    assert_eq!(
+        emails(StatusFilter::Only(InviteStatus::Accepted), None, None).await,
+        ["a@acme.com"]
+    );
+    assert_eq!(
+        emails(StatusFilter::Only(InviteStatus::Revoked), None, None).await,
+        ["r@acme.com"]
+    );
+    assert_eq!(
+        emails(StatusFilter::All, None, Some("P@Globex.com")).await,
+        ["p@globex.com"]
+    );
     app.clock.advance(Duration::from_secs(72 * 3600));
-    assert_eq!(emails(StatusFilter::Only(InviteStatus::Expired), None, None).await, ["p@acme.com", "p@globex.com"]);
-    assert!(emails(StatusFilter::Only(InviteStatus::Pending), None, None).await.is_empty());
+    assert_eq!(
+        emails(StatusFilter::Only(InviteStatus::Expired), None, None).await,
+        ["p@acme.com", "p@globex.com"]
+    );
+    assert!(
+        emails(StatusFilter::Only(InviteStatus::Pending), None, None)
+            .await
+            .is_empty()
+    );
 }
 
 async fn first_admin_link_takes_the_email_on_accept(app: TestApp) {
-    let issued = app.tether.first_admin_link().await.unwrap().expect("a first-admin link");
-    assert_eq!(issued.link, format!("https://atechsolutions.org/invite/{}", issued.token.expose()));
-    assert_eq!(issued.invite.expires_at, app.now().plus(Duration::from_secs(24 * 3600)));
+    let issued = app
+        .tether
+        .first_admin_link()
+        .await
+        .unwrap()
+        .expect("a first-admin link");
+    assert_eq!(
+        issued.link,
+        format!(
+            "https://atechsolutions.org/invite/{}",
+            issued.token.expose()
+        )
+    );
+    assert_eq!(
+        issued.invite.expires_at,
+        app.now().plus(Duration::from_secs(24 * 3600))
+    );
     // A restart before it is used replaces it.
-    let again = app.tether.first_admin_link().await.unwrap().expect("a fresh link");
-    let old = app.tether.open_invite_link(issued.token.expose(), None).await;
-    assert!(matches!(old, Err(Error::Gone(Gone::Superseded { .. }))), "{old:?}");
+    let again = app
+        .tether
+        .first_admin_link()
+        .await
+        .unwrap()
+        .expect("a fresh link");
+    let old = app
+        .tether
+        .open_invite_link(issued.token.expose(), None)
+        .await;
+    assert!(
+        matches!(old, Err(Error::Gone(Gone::Superseded { .. }))),
+        "{old:?}"
+    );
 
     let missing_email = app.accept(again.token.expose(), "Owner").await;
     assert!(matches!(missing_email, Err(Error::Validation(ref f)) if f[0].field == "email"));

@@ -38,7 +38,11 @@ async fn fifty_concurrent_accepts_of_one_link_create_one_account(app: TestApp) {
     assert_eq!((created, used), (1, 49));
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 1);
-    assert_eq!(app.count("SELECT COUNT(*) FROM invites WHERE accepted_user_id IS NOT NULL").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM invites WHERE accepted_user_id IS NOT NULL")
+            .await,
+        1
+    );
 }
 
 async fn concurrent_invites_for_one_email_never_leave_two_pending(app: TestApp) {
@@ -48,7 +52,10 @@ async fn concurrent_invites_for_one_email_never_leave_two_pending(app: TestApp) 
         .map(|_| {
             let app = app.clone();
             let acme = acme.clone();
-            tokio::spawn(async move { app.invite_as(&app.operator, "alice@acme.com", &acme, Role::ClientUser).await })
+            tokio::spawn(async move {
+                app.invite_as(&app.operator, "alice@acme.com", &acme, Role::ClientUser)
+                    .await
+            })
         })
         .collect();
     let mut issued = 0;
@@ -75,7 +82,8 @@ async fn concurrent_invites_for_one_email_never_leave_two_pending(app: TestApp) 
     assert_eq!(pending.items.len(), 1);
     assert_eq!(app.count("SELECT COUNT(*) FROM invites").await, issued);
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM invites WHERE revoke_reason = 'superseded'").await,
+        app.count("SELECT COUNT(*) FROM invites WHERE revoke_reason = 'superseded'")
+            .await,
         issued - 1
     );
 }
@@ -86,16 +94,37 @@ async fn a_pending_invite_expires_exactly_at_expires_at(app: TestApp) {
     let expires_at = issued.invite.expires_at;
 
     app.clock.set(expires_at.minus(Duration::from_millis(1)));
-    let invite = app.tether.invite(&app.operator, issued.invite.id).await.unwrap();
+    let invite = app
+        .tether
+        .invite(&app.operator, issued.invite.id)
+        .await
+        .unwrap();
     assert_eq!(invite.status, InviteStatus::Pending);
-    assert!(app.tether.open_invite_link(issued.token.expose(), None).await.is_ok());
+    assert!(app
+        .tether
+        .open_invite_link(issued.token.expose(), None)
+        .await
+        .is_ok());
 
     app.clock.set(expires_at);
-    let invite = app.tether.invite(&app.operator, issued.invite.id).await.unwrap();
+    let invite = app
+        .tether
+        .invite(&app.operator, issued.invite.id)
+        .await
+        .unwrap();
     assert_eq!(invite.status, InviteStatus::Expired);
-    let opened = app.tether.open_invite_link(issued.token.expose(), None).await;
-    assert!(matches!(opened, Err(Error::Gone(Gone::Expired))), "{opened:?}");
+    let opened = app
+        .tether
+        .open_invite_link(issued.token.expose(), None)
+        .await;
+    assert!(
+        matches!(opened, Err(Error::Gone(Gone::Expired))),
+        "{opened:?}"
+    );
     let accepted = app.accept(issued.token.expose(), "Alice").await;
-    assert!(matches!(accepted, Err(Error::Gone(Gone::Expired))), "{accepted:?}");
+    assert!(
+        matches!(accepted, Err(Error::Gone(Gone::Expired))),
+        "{accepted:?}"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
 }

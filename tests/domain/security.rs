@@ -44,15 +44,32 @@ async fn no_token_or_password_appears_in_the_audit_trail(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
     let issued = app.invite("alice@acme.com", &acme, Role::ClientUser).await;
     let accepted = app.accept(issued.token.expose(), "Alice").await.unwrap();
-    let _ = app.tether.sign_in("alice@acme.com", "a wrong password", None, SessionKind::Api, None).await;
+    let _ = app
+        .tether
+        .sign_in(
+            "alice@acme.com",
+            "a wrong password",
+            None,
+            SessionKind::Api,
+            None,
+        )
+        .await;
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT action, detail FROM audit_events")
         .fetch_all(app.tether.db().reader())
         .await
         .unwrap();
     assert!(rows.len() >= 4);
     for (action, detail) in rows {
-        for secret in [issued.token.expose(), accepted.session.token.expose(), GOOD_PASSWORD, "a wrong password"] {
-            assert!(!detail.contains(secret), "{action} leaks a secret: {detail}");
+        for secret in [
+            issued.token.expose(),
+            accepted.session.token.expose(),
+            GOOD_PASSWORD,
+            "a wrong password",
+        ] {
+            assert!(
+                !detail.contains(secret),
+                "{action} leaks a secret: {detail}"
+            );
         }
     }
 }
@@ -73,10 +90,15 @@ async fn the_token_string_is_nowhere_in_the_sqlite_file() {
     }
     assert!(bytes.len() > 4096, "the database files were read");
     assert!(
-        bytes.windows(b"alice@acme.com".len()).any(|w| w == b"alice@acme.com"),
+        bytes
+            .windows(b"alice@acme.com".len())
+            .any(|w| w == b"alice@acme.com"),
         "the search would find text that is there"
     );
     for secret in [issued.token.expose(), accepted.session.token.expose()] {
-        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "a token is stored in the clear");
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "a token is stored in the clear"
+        );
     }
 }
