@@ -18,6 +18,7 @@ use crate::domain::password::PasswordHasher;
 use crate::domain::role::Role;
 use crate::domain::tenant::{NewTenant, Tenant, TenantId};
 use crate::domain::Tether;
+use crate::http::limits::{LimitSettings, RateLimits};
 use crate::http::{self, AppState};
 use crate::store::Db;
 
@@ -140,6 +141,8 @@ async fn serve(tether: &Tether, args: ServeArgs) -> Result<(), CliError> {
         listener,
         AppState {
             tether: tether.clone(),
+            limits: RateLimits::new(LimitSettings::default()),
+            trust_proxy: args.trust_proxy,
         },
     )
     .await

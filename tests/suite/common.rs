@@ -192,3 +192,135 @@ macro_rules! on_both_engines {
         }
     };
 }
+
+/// The API through the real router, without a socket.
+pub struct Api {
+    router: axum::Router,
+}
+
+/// A response: status, headers and the body as JSON (`Null` when empty or not JSON).
+pub struct Reply {
+    pub status: axum::http::StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: serde_json::Value,
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `code` of a problem-details body, after checking that it is one.
+    pub fn problem_code(&self) -> &str {
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{:?}",
+            self.body
+        );
+        assert_eq!(self.body["status"], self.status.as_u16(), "{:?}", self.body);
+        assert_eq!(self.body["type"], "about:blank");
+        self.body["code"].as_str().unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub fn api(&self) -> Api {
+        self.api_with_limits(tether::http::limits::LimitSettings {
+            sign_in_per_ip: 10_000,
+            sign_in_per_email: 10_000,
+            invite_links_per_ip: 10_000,
+        })
+    }
+
+    pub fn api_with_limits(&self, limits: tether::http::limits::LimitSettings) -> Api {
+        let state = tether::http::AppState {
+            tether: self.tether.clone(),
+            limits: tether::http::limits::RateLimits::new(limits),
+            trust_proxy: false,
+        };
+        Api {
+            router: tether::http::router(state),
+        }
+    }
+
+    /// An API token for a new user of `role` in `tenant`.
+    pub async fn token_for(&self, email: &str, tenant: &Tenant, role: Role) -> String {
+        let issued = self.invite(email, tenant, role).await;
+        self.accept(issued.token.expose(), "Test Person")
+            .await
+            .expect("the invite is accepted")
+            .session
+            .token
+            .expose()
+            .to_owned()
+    }
+}
+
+impl Api {
+    pub async fn send(&self, request: axum::http::Request<axum::body::Body>) -> Reply {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("the body is read")
+            .to_bytes()
+            .to_vec();
+        let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            bytes,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        let mut request = axum::http::Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                axum::body::Body::from(json.to_string())
+            }
+            None => axum::body::Body::empty(),
+        };
+        self.send(request.body(body).expect("a valid request"))
+            .await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: serde_json::Value) -> Reply {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: serde_json::Value) -> Reply {
+        self.call("PATCH", path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call("DELETE", path, Some(token), None).await
+    }
+}

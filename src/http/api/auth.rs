@@ -1,0 +1,82 @@
+//! `/api/auth/token` and `/api/me`: API tokens for email and password.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::body::{TokenBody, UserBody};
+use super::extract::{Bearer, Json};
+use crate::domain::session::SessionKind;
+use crate::http::problem::Problem;
+use crate::http::request::ClientIp;
+use crate::http::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SignInRequest {
+    #[schema(example = "alice@acme.com")]
+    pub email: String,
+    pub password: String,
+}
+
+/// Sign in: exchange an email and password for an API token (30 days).
+#[utoipa::path(
+    post, path = "/api/auth/token", tag = "auth", request_body = SignInRequest,
+    responses(
+        (status = 200, body = TokenBody),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+pub async fn create_token(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(body): Json<SignInRequest>,
+) -> Result<axum::Json<TokenBody>, Problem> {
+    app.limits.sign_in(ip, &body.email)?;
+    let ip = ip.map(|ip| ip.to_string());
+    let (user, session) = app
+        .tether
+        .sign_in(
+            &body.email,
+            &body.password,
+            None,
+            SessionKind::Api,
+            ip.as_deref(),
+        )
+        .await?;
+    Ok(axum::Json(TokenBody::new(user, session)))
+}
+
+/// Sign out: revoke the token this request carries.
+#[utoipa::path(
+    delete, path = "/api/auth/token", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_token(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    auth: Bearer,
+) -> Result<StatusCode, Problem> {
+    let ip = ip.map(|ip| ip.to_string());
+    app.tether.sign_out(&auth.token, ip.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user.
+#[utoipa::path(
+    get, path = "/api/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, body = UserBody),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn me(auth: Bearer) -> axum::Json<UserBody> {
+    axum::Json(auth.signed_in.user.into())
+}

@@ -1,0 +1,361 @@
+//! The API's objects, exactly as api.md "Objects" lists them. Each derives `ToSchema`, so
+//! the OpenAPI document describes the very types the handlers return.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::audit::AuditEvent;
+use crate::domain::clock::Timestamp;
+use crate::domain::invite::{Invite, InviteLink, IssuedInvite};
+use crate::domain::page::Page;
+use crate::domain::role::Role;
+use crate::domain::session::NewSession;
+use crate::domain::tenant::{Tenant, TenantKind};
+use crate::domain::user::User;
+use crate::domain::Tether;
+
+fn time(at: Timestamp) -> String {
+    at.to_rfc3339()
+}
+
+/// A list page: `next_cursor` continues it, `null` when it is the last.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct List<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> List<T> {
+    pub fn of<D>(page: Page<D>, to_body: impl Fn(D) -> T) -> Self {
+        Self {
+            items: page.items.into_iter().map(to_body).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+
+    pub fn complete(items: Vec<T>) -> Self {
+        Self {
+            items,
+            next_cursor: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantKindBody {
+    Msp,
+    Client,
+}
+
+impl From<TenantKind> for TenantKindBody {
+    fn from(kind: TenantKind) -> Self {
+        match kind {
+            TenantKind::Msp => Self::Msp,
+            TenantKind::Client => Self::Client,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantBody {
+    pub id: i64,
+    pub kind: TenantKindBody,
+    pub name: String,
+    /// `null` for the MSP.
+    pub slug: Option<String>,
+    /// Where the tenant's pages are served.
+    #[schema(example = "https://acme.atechsolutions.org")]
+    pub base_url: String,
+    #[schema(example = "#2563EB")]
+    pub accent_colour: String,
+    pub logo_url: Option<String>,
+    pub created_at: String,
+}
+
+/// The logo's public address, versioned by its ETag so that it can be cached for long.
+pub fn logo_url(tether: &Tether, tenant: &Tenant) -> Option<String> {
+    tenant.logo_etag.as_ref().map(|etag| {
+        format!(
+            "{}/api/tenants/{}/logo?v={}",
+            tether.base_url(),
+            tenant.id.0,
+            etag.trim_matches('"')
+        )
+    })
+}
+
+impl TenantBody {
+    pub fn new(tether: &Tether, tenant: &Tenant) -> Self {
+        Self {
+            id: tenant.id.0,
+            kind: tenant.kind.into(),
+            name: tenant.name.to_string(),
+            slug: tenant.slug.as_ref().map(ToString::to_string),
+            base_url: tether.tenant_origin(tenant),
+            accent_colour: tenant.accent_colour.as_str().to_owned(),
+            logo_url: logo_url(tether, tenant),
+            created_at: time(tenant.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Msp,
+    Client,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleBody {
+    pub id: i64,
+    #[schema(example = "client_admin")]
+    pub name: &'static str,
+    pub scope: Scope,
+    pub rank: i64,
+}
+
+impl From<Role> for RoleBody {
+    fn from(role: Role) -> Self {
+        Self {
+            id: role.id(),
+            name: role.name(),
+            scope: match role.scope() {
+                TenantKind::Msp => Scope::Msp,
+                TenantKind::Client => Scope::Client,
+            },
+            rank: role.rank(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserBody {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role_id: i64,
+    #[schema(example = "client_admin")]
+    pub role: &'static str,
+    pub tenant_id: i64,
+    pub active: bool,
+    pub created_at: String,
+}
+
+impl From<User> for UserBody {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id.0,
+            email: user.email.to_string(),
+            name: user.name.to_string(),
+            role_id: user.role.id(),
+            role: user.role.name(),
+            tenant_id: user.tenant_id.0,
+            active: user.active,
+            created_at: time(user.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InviteStatusBody {
+    Pending,
+    Accepted,
+    Revoked,
+    Expired,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RevokeReasonBody {
+    Revoked,
+    Superseded,
+}
+
+/// Who created an invite.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedBy {
+    pub id: i64,
+    pub email: String,
+}
+
+/// An invite; never its token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InviteBody {
+    pub id: i64,
+    /// `null` only for the first-admin link, whose recipient enters their email.
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub role_id: i64,
+    pub role: &'static str,
+    pub tenant_id: i64,
+    pub status: InviteStatusBody,
+    pub created_at: String,
+    pub expires_at: String,
+    /// `null` when the invite was created from the command line or at first start.
+    pub created_by: Option<CreatedBy>,
+    pub accepted_at: Option<String>,
+    pub accepted_user_id: Option<i64>,
+    pub revoked_at: Option<String>,
+    pub revoked_by: Option<i64>,
+    pub revoke_reason: Option<RevokeReasonBody>,
+}
+
+impl From<Invite> for InviteBody {
+    fn from(invite: Invite) -> Self {
+        use crate::domain::invite::{InviteStatus, RevokeReason};
+        Self {
+            id: invite.id.0,
+            email: invite.email.map(|e| e.to_string()),
+            name: invite.name.map(|n| n.to_string()),
+            role_id: invite.role.id(),
+            role: invite.role.name(),
+            tenant_id: invite.tenant_id.0,
+            status: match invite.status {
+                InviteStatus::Pending => InviteStatusBody::Pending,
+                InviteStatus::Accepted => InviteStatusBody::Accepted,
+                InviteStatus::Revoked => InviteStatusBody::Revoked,
+                InviteStatus::Expired => InviteStatusBody::Expired,
+            },
+            created_at: time(invite.created_at),
+            expires_at: time(invite.expires_at),
+            created_by: invite.created_by.map(|(id, email)| CreatedBy {
+                id: id.0,
+                email: email.to_string(),
+            }),
+            accepted_at: invite.accepted_at.map(time),
+            accepted_user_id: invite.accepted_user_id.map(|id| id.0),
+            revoked_at: invite.revoked_at.map(time),
+            revoked_by: invite.revoked_by.map(|id| id.0),
+            revoke_reason: invite.revoke_reason.map(|reason| match reason {
+                RevokeReason::Revoked => RevokeReasonBody::Revoked,
+                RevokeReason::Superseded => RevokeReasonBody::Superseded,
+            }),
+        }
+    }
+}
+
+/// A created invite: the invite, plus its token and link, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedInviteBody {
+    #[serde(flatten)]
+    pub invite: InviteBody,
+    pub token: String,
+    #[schema(example = "https://acme.atechsolutions.org/invite/abc123")]
+    pub invite_url: String,
+}
+
+impl From<IssuedInvite> for CreatedInviteBody {
+    fn from(issued: IssuedInvite) -> Self {
+        Self {
+            token: issued.token.expose().to_owned(),
+            invite_url: issued.link,
+            invite: issued.invite.into(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkRole {
+    pub id: i64,
+    pub name: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkTenant {
+    pub id: i64,
+    pub name: String,
+    pub kind: TenantKindBody,
+    pub accent_colour: String,
+    pub logo_url: Option<String>,
+}
+
+/// What an invite link's setup page shows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InviteLinkBody {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub role: LinkRole,
+    pub tenant: LinkTenant,
+    pub expires_at: String,
+}
+
+impl InviteLinkBody {
+    pub fn new(tether: &Tether, link: InviteLink) -> Self {
+        let InviteLink { invite, tenant } = link;
+        Self {
+            email: invite.email.map(|e| e.to_string()),
+            name: invite.name.map(|n| n.to_string()),
+            role: LinkRole {
+                id: invite.role.id(),
+                name: invite.role.name(),
+            },
+            tenant: LinkTenant {
+                id: tenant.id.0,
+                name: tenant.name.to_string(),
+                kind: tenant.kind.into(),
+                accent_colour: tenant.accent_colour.as_str().to_owned(),
+                logo_url: logo_url(tether, &tenant),
+            },
+            expires_at: time(invite.expires_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub enum TokenType {
+    Bearer,
+}
+
+/// A new API token and the user it belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenBody {
+    pub token: String,
+    pub token_type: TokenType,
+    pub expires_at: String,
+    pub user: UserBody,
+}
+
+impl TokenBody {
+    pub fn new(user: User, session: NewSession) -> Self {
+        Self {
+            token: session.token.expose().to_owned(),
+            token_type: TokenType::Bearer,
+            expires_at: time(session.expires_at),
+            user: user.into(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventBody {
+    pub id: i64,
+    pub at: String,
+    #[schema(example = "invite.created")]
+    pub action: String,
+    pub actor_id: Option<i64>,
+    pub tenant_id: Option<i64>,
+    pub target_type: Option<String>,
+    pub target_id: Option<i64>,
+    pub ip: Option<String>,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+impl From<AuditEvent> for AuditEventBody {
+    fn from(event: AuditEvent) -> Self {
+        Self {
+            id: event.id,
+            at: time(event.at),
+            action: event.action,
+            actor_id: event.actor_id,
+            tenant_id: event.tenant_id,
+            target_type: event.target_type,
+            target_id: event.target_id,
+            ip: event.ip,
+            detail: event.detail,
+        }
+    }
+}

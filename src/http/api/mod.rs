@@ -1,0 +1,117 @@
+//! The JSON API of api.md under `/api`, and its OpenAPI 3.1 document, generated from the
+//! handlers and the types they return.
+
+pub mod audit;
+pub mod auth;
+pub mod body;
+pub mod extract;
+pub mod invites;
+pub mod tenants;
+pub mod users;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::problem::{ensure_problem, Problem, ProblemField};
+use super::AppState;
+use crate::domain::tenant::MAX_LOGO_BYTES;
+
+/// The largest JSON body the API reads (api.md "Errors": 413 beyond it).
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/auth/token",
+            post(auth::create_token).delete(auth::delete_token),
+        )
+        .route("/api/me", get(auth::me))
+        .route("/api/invites", post(invites::create).get(invites::list))
+        .route(
+            "/api/invites/{id}",
+            get(invites::get_one).delete(invites::revoke),
+        )
+        .route("/api/invites/{id}/reissue", post(invites::reissue))
+        .route("/api/invite-links/{token}", get(invites::inspect_link))
+        .route(
+            "/api/invite-links/{token}/accept",
+            post(invites::accept_link),
+        )
+        .route("/api/users", get(users::list))
+        .route("/api/users/{id}", get(users::get_one).patch(users::update))
+        .route("/api/roles", get(tenants::roles))
+        .route("/api/tenants", get(tenants::list).post(tenants::create))
+        .route(
+            "/api/tenants/{id}",
+            get(tenants::get_one).patch(tenants::update),
+        )
+        .route(
+            "/api/tenants/{id}/logo",
+            get(tenants::get_logo)
+                .put(tenants::put_logo)
+                .delete(tenants::delete_logo)
+                .layer(DefaultBodyLimit::max(MAX_LOGO_BYTES)),
+        )
+        .route("/api/audit-events", get(audit::list))
+        .route("/api/openapi.json", get(openapi_json))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(ensure_problem))
+}
+
+/// Any path under `/api` that names no endpoint.
+pub async fn not_found() -> Problem {
+    Problem::not_found()
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This endpoint does not accept this method.",
+    )
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    axum::Json(ApiDoc::openapi())
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tether", description = "Tenants, roles and single-use invite links for an MSP and its clients."),
+    paths(
+        auth::create_token, auth::delete_token, auth::me,
+        invites::create, invites::list, invites::get_one, invites::revoke, invites::reissue,
+        invites::inspect_link, invites::accept_link,
+        users::list, users::get_one, users::update,
+        tenants::roles, tenants::list, tenants::get_one, tenants::create, tenants::update,
+        tenants::put_logo, tenants::delete_logo, tenants::get_logo,
+        audit::list,
+    ),
+    components(schemas(Problem, ProblemField)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "API tokens"),
+        (name = "invites", description = "Creating, listing, revoking and re-issuing invites"),
+        (name = "invite links", description = "What a recipient's link shows, and accepting it (public)"),
+        (name = "users"), (name = "tenants"), (name = "audit"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}

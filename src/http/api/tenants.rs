@@ -1,0 +1,252 @@
+//! `/api/tenants`, their logos, and `/api/roles`.
+
+use axum::extract::State;
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION, X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::body::{List, RoleBody, TenantBody};
+use super::extract::{Bearer, Json, Path, RawBody};
+use crate::domain::role::Role;
+use crate::domain::tenant::{NewTenant, TenantChanges, TenantId};
+use crate::http::problem::Problem;
+use crate::http::AppState;
+
+/// All roles.
+#[utoipa::path(
+    get, path = "/api/roles", tag = "tenants", security(("bearer" = [])),
+    responses(
+        (status = 200, body = List<RoleBody>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn roles(_auth: Bearer) -> axum::Json<List<RoleBody>> {
+    axum::Json(List::complete(
+        Role::ALL.into_iter().map(RoleBody::from).collect(),
+    ))
+}
+
+/// The tenants the caller may see: the MSP first, then clients by name.
+#[utoipa::path(
+    get, path = "/api/tenants", tag = "tenants", security(("bearer" = [])),
+    responses(
+        (status = 200, body = List<TenantBody>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(app): State<AppState>,
+    auth: Bearer,
+) -> Result<axum::Json<List<TenantBody>>, Problem> {
+    let tenants = app.tether.list_tenants(&auth.signed_in.actor).await?;
+    let items = tenants
+        .iter()
+        .map(|t| TenantBody::new(&app.tether, &t.tenant))
+        .collect();
+    Ok(axum::Json(List::complete(items)))
+}
+
+/// One tenant.
+#[utoipa::path(
+    get, path = "/api/tenants/{id}", tag = "tenants", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses(
+        (status = 200, body = TenantBody),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_one(
+    State(app): State<AppState>,
+    auth: Bearer,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<TenantBody>, Problem> {
+    let tenant = app
+        .tether
+        .tenant(&auth.signed_in.actor, TenantId(id))
+        .await?;
+    Ok(axum::Json(TenantBody::new(&app.tether, &tenant)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateTenantRequest {
+    #[schema(example = "Acme Corp")]
+    pub name: String,
+    #[schema(example = "acme")]
+    pub slug: String,
+    #[schema(example = "#D9480F")]
+    pub accent_colour: Option<String>,
+}
+
+/// Create a client tenant (MSP admins).
+#[utoipa::path(
+    post, path = "/api/tenants", tag = "tenants", request_body = CreateTenantRequest, security(("bearer" = [])),
+    responses(
+        (status = 201, body = TenantBody, headers(("Location" = String, description = "The new tenant"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "slug_taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    State(app): State<AppState>,
+    auth: Bearer,
+    Json(body): Json<CreateTenantRequest>,
+) -> Result<Response, Problem> {
+    let input = NewTenant {
+        name: body.name,
+        slug: body.slug,
+        accent_colour: body.accent_colour,
+        logo: None,
+    };
+    let tenant = app
+        .tether
+        .create_tenant(&auth.signed_in.actor, input)
+        .await?;
+    let location = format!("/api/tenants/{}", tenant.id.0);
+    Ok((
+        StatusCode::CREATED,
+        [(LOCATION, location)],
+        axum::Json(TenantBody::new(&app.tether, &tenant)),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdateTenantRequest {
+    pub name: Option<String>,
+    pub accent_colour: Option<String>,
+}
+
+/// Rename a tenant or change its accent colour (MSP admins).
+#[utoipa::path(
+    patch, path = "/api/tenants/{id}", tag = "tenants", params(("id" = i64, Path)),
+    request_body = UpdateTenantRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, body = TenantBody),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update(
+    State(app): State<AppState>,
+    auth: Bearer,
+    Path(id): Path<i64>,
+    Json(body): Json<UpdateTenantRequest>,
+) -> Result<axum::Json<TenantBody>, Problem> {
+    let changes = TenantChanges {
+        name: body.name,
+        accent_colour: body.accent_colour,
+    };
+    let tenant = app
+        .tether
+        .update_tenant(&auth.signed_in.actor, TenantId(id), changes)
+        .await?;
+    Ok(axum::Json(TenantBody::new(&app.tether, &tenant)))
+}
+
+/// Replace a tenant's logo: PNG, JPEG, WebP or GIF, at most 512 KiB, recognised by its bytes.
+#[utoipa::path(
+    put, path = "/api/tenants/{id}/logo", tag = "tenants", params(("id" = i64, Path)),
+    request_body(content = Vec<u8>, content_type = "image/png"), security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Stored"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn put_logo(
+    State(app): State<AppState>,
+    auth: Bearer,
+    Path(id): Path<i64>,
+    RawBody(bytes): RawBody,
+) -> Result<StatusCode, Problem> {
+    app.tether
+        .set_logo(&auth.signed_in.actor, TenantId(id), bytes.to_vec())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Remove a tenant's logo.
+#[utoipa::path(
+    delete, path = "/api/tenants/{id}/logo", tag = "tenants", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_logo(
+    State(app): State<AppState>,
+    auth: Bearer,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, Problem> {
+    app.tether
+        .remove_logo(&auth.signed_in.actor, TenantId(id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A tenant's logo (public), with its sniffed type, an ETag and a long cache lifetime.
+#[utoipa::path(
+    get, path = "/api/tenants/{id}/logo", tag = "tenants", params(("id" = i64, Path)),
+    responses(
+        (status = 200, description = "The image", content_type = "image/png", body = Vec<u8>,
+            headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_logo(
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let logo = app
+        .tether
+        .logo(TenantId(id))
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    Ok(logo_response(logo, &headers))
+}
+
+/// Serves a logo, answering `304` when the client already has these bytes.
+pub fn logo_response(logo: crate::domain::tenant::LogoFile, request: &HeaderMap) -> Response {
+    // Both were written by Tether itself (a hex digest and a fixed MIME type).
+    let (Ok(etag), Ok(content_type)) = (
+        HeaderValue::from_str(&logo.etag),
+        HeaderValue::from_str(&logo.content_type),
+    ) else {
+        return Problem::internal().into_response();
+    };
+    let cache = HeaderValue::from_static("public, max-age=31536000, immutable");
+    let nosniff = HeaderValue::from_static("nosniff");
+    let fresh = request
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| {
+            tags.split(',')
+                .any(|tag| tag.trim() == logo.etag || tag.trim() == "*")
+        });
+    let headers = [
+        (ETAG, etag),
+        (CACHE_CONTROL, cache),
+        (X_CONTENT_TYPE_OPTIONS, nosniff),
+    ];
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    (headers, [(CONTENT_TYPE, content_type)], logo.bytes).into_response()
+}

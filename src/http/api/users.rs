@@ -1,0 +1,125 @@
+//! `/api/users`: list, read and change users within the actor's rights.
+
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::body::{List, UserBody};
+use super::extract::{Bearer, Json, Path, Query};
+use crate::domain::error::FieldError;
+use crate::domain::page::PageRequest;
+use crate::domain::role::Role;
+use crate::domain::tenant::TenantId;
+use crate::domain::user::{UserChanges, UserId, UserQuery};
+use crate::http::problem::Problem;
+use crate::http::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListParams {
+    pub tenant_id: Option<i64>,
+    pub role_id: Option<i64>,
+    pub active: Option<bool>,
+    pub cursor: Option<String>,
+    /// 1 to 100; 50 if not given.
+    pub limit: Option<i64>,
+}
+
+/// List users, newest first.
+#[utoipa::path(
+    get, path = "/api/users", tag = "users", params(UserListParams), security(("bearer" = [])),
+    responses(
+        (status = 200, body = List<UserBody>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(app): State<AppState>,
+    auth: Bearer,
+    Query(params): Query<UserListParams>,
+) -> Result<axum::Json<List<UserBody>>, Problem> {
+    let page = PageRequest::parse(params.cursor.as_deref(), params.limit);
+    let role = params
+        .role_id
+        .map(|id| {
+            Role::from_id(id).ok_or_else(|| {
+                FieldError::new("role_id", "unknown_role", "There is no role with this id.")
+            })
+        })
+        .transpose();
+    let (page, role) = match (page, role) {
+        (Ok(page), Ok(role)) => (page, role),
+        (page, role) => {
+            return Err(Problem::bad_query(
+                [page.err(), role.err()].into_iter().flatten().collect(),
+            ))
+        }
+    };
+    let query = UserQuery {
+        tenant_id: params.tenant_id.map(TenantId),
+        role,
+        active: params.active,
+        page,
+    };
+    let page = app.tether.list_users(&auth.signed_in.actor, query).await?;
+    Ok(axum::Json(List::of(page, UserBody::from)))
+}
+
+/// One user.
+#[utoipa::path(
+    get, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses(
+        (status = 200, body = UserBody),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_one(
+    State(app): State<AppState>,
+    auth: Bearer,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<UserBody>, Problem> {
+    let user = app.tether.user(&auth.signed_in.actor, UserId(id)).await?;
+    Ok(axum::Json(user.into()))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdateUserRequest {
+    pub name: Option<String>,
+    pub role_id: Option<i64>,
+    /// `false` deactivates the user and ends all of their sessions.
+    pub active: Option<bool>,
+}
+
+/// Rename a user, change their role, deactivate or reactivate them.
+#[utoipa::path(
+    patch, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)),
+    request_body = UpdateUserRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, body = UserBody),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "last_admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update(
+    State(app): State<AppState>,
+    auth: Bearer,
+    Path(id): Path<i64>,
+    Json(body): Json<UpdateUserRequest>,
+) -> Result<axum::Json<UserBody>, Problem> {
+    let changes = UserChanges {
+        name: body.name,
+        role_id: body.role_id,
+        active: body.active,
+    };
+    let user = app
+        .tether
+        .update_user(&auth.signed_in.actor, UserId(id), changes)
+        .await?;
+    Ok(axum::Json(user.into()))
+}

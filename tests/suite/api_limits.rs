@@ -1,0 +1,141 @@
+//! quality.md Security 6: sign-in and the invite-link endpoints are rate limited per client
+//! IP, sign-in also per email, with `429 rate_limited` and `Retry-After`.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use serde_json::json;
+use tether::http::limits::LimitSettings;
+
+use crate::common::{Api, Reply, TestApp};
+
+crate::on_both_engines!(
+    sign_in_is_limited_per_ip_and_per_email,
+    invite_link_endpoints_are_limited_per_ip,
+);
+
+async fn from(
+    api: &Api,
+    ip: [u8; 4],
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> Reply {
+    let mut request = Request::builder().method(method).uri(path);
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    let mut request = request
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+    api.send(request).await
+}
+
+async fn sign_in_is_limited_per_ip_and_per_email(app: TestApp) {
+    let api = app.api_with_limits(LimitSettings {
+        sign_in_per_ip: 4,
+        sign_in_per_email: 2,
+        invite_links_per_ip: 100,
+    });
+    let attempt = |ip: [u8; 4], email: &'static str| {
+        let body = json!({"email": email, "password": "not the password"});
+        let api = &api;
+        async move { from(api, ip, "POST", "/api/auth/token", Some(body)).await }
+    };
+    // Per email: the third attempt for one address is refused, whatever the IP.
+    assert_eq!(
+        attempt([192, 0, 2, 1], "a@acme.com").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        attempt([192, 0, 2, 2], "A@acme.com").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let limited = attempt([192, 0, 2, 3], "a@acme.com").await;
+    assert_eq!(
+        (limited.status, limited.problem_code()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+
+    // Per IP: the fifth attempt from one address is refused, whatever the email.
+    for email in ["b@acme.com", "c@acme.com", "d@acme.com", "e@acme.com"] {
+        assert_eq!(
+            attempt([198, 51, 100, 1], email).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        attempt([198, 51, 100, 1], "f@acme.com").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        attempt([198, 51, 100, 2], "f@acme.com").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn invite_link_endpoints_are_limited_per_ip(app: TestApp) {
+    let api = app.api_with_limits(LimitSettings {
+        sign_in_per_ip: 100,
+        sign_in_per_email: 100,
+        invite_links_per_ip: 3,
+    });
+    let ip = [203, 0, 113, 9];
+    assert_eq!(
+        from(&api, ip, "GET", "/api/invite-links/guess-1", None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        from(&api, ip, "GET", "/api/invite-links/guess-2", None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let accept = json!({"name": "A", "password": "quartz mitten orbit paddle"});
+    assert_eq!(
+        from(
+            &api,
+            ip,
+            "POST",
+            "/api/invite-links/guess-3/accept",
+            Some(accept.clone())
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    let limited = from(
+        &api,
+        ip,
+        "POST",
+        "/api/invite-links/guess-4/accept",
+        Some(accept),
+    )
+    .await;
+    assert_eq!(
+        (limited.status, limited.problem_code()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    assert!(limited.header("retry-after").is_some());
+    assert_eq!(
+        from(
+            &api,
+            [203, 0, 113, 10],
+            "GET",
+            "/api/invite-links/guess-5",
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+}

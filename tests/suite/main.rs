@@ -1,0 +1,15 @@
+//! The suite: the storage-and-rules tests of the domain and the API tests through the real
+//! router. Every test runs on SQLite and, when `TETHER_TEST_DATABASE_URL` is set, on
+//! PostgreSQL.
+
+mod common;
+
+mod invites;
+mod permissions;
+mod reliability;
+mod security;
+mod users;
+
+mod api;
+mod api_isolation;
+mod api_limits;
