@@ -137,16 +137,15 @@ async fn serve(tether: &Tether, args: ServeArgs) -> Result<(), CliError> {
         args.bind,
         tether.base_url()
     );
-    http::serve(
-        listener,
-        AppState {
-            tether: tether.clone(),
-            limits: RateLimits::new(LimitSettings::default()),
-            trust_proxy: args.trust_proxy,
-        },
+    let state = AppState::new(
+        tether.clone(),
+        RateLimits::new(LimitSettings::default()),
+        args.trust_proxy,
     )
-    .await
-    .map_err(|e| fail(format!("the server stopped: {e}")))
+    .await?;
+    http::serve(listener, state)
+        .await
+        .map_err(|e| fail(format!("the server stopped: {e}")))
 }
 
 async fn create_admin(

@@ -106,3 +106,15 @@ impl Tether {
         Ok(issued)
     }
 }
+
+impl Tether {
+    /// The key that signs the web forms' CSRF tokens: 32 random bytes made at first start and
+    /// kept in the database, so every process behind a load balancer accepts every form.
+    pub async fn form_signing_key(&self) -> Result<Vec<u8>> {
+        let mut fresh = [0u8; 32];
+        getrandom::getrandom(&mut fresh)
+            .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(store::secrets::get_or_create(&mut conn, "form_signing_key", &fresh).await?)
+    }
+}

@@ -1,16 +1,19 @@
 //! The HTTP edge: the router, its layers, and the server's lifecycle.
 
 pub mod api;
+pub mod host;
 pub mod limits;
 pub mod problem;
 pub mod request;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::header::X_CONTENT_TYPE_OPTIONS;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::header::{CONTENT_SECURITY_POLICY, X_CONTENT_TYPE_OPTIONS};
+use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
@@ -18,6 +21,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use self::limits::RateLimits;
+use self::web::csrf::FormKey;
+use crate::domain::error::Error;
 use crate::domain::Tether;
 
 #[derive(Clone)]
@@ -26,6 +31,20 @@ pub struct AppState {
     pub limits: RateLimits,
     /// Honour `X-Forwarded-*` from a reverse proxy.
     pub trust_proxy: bool,
+    /// Signs the web forms' CSRF tokens; the same in every process.
+    pub form_key: FormKey,
+}
+
+impl AppState {
+    pub async fn new(tether: Tether, limits: RateLimits, trust_proxy: bool) -> Result<Self, Error> {
+        let form_key = FormKey::new(tether.form_signing_key().await?);
+        Ok(Self {
+            tether,
+            limits,
+            trust_proxy,
+            form_key,
+        })
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -33,13 +52,27 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(api::router())
-        .fallback(api::not_found)
+        .merge(web::router())
+        .fallback(not_found)
         .layer(SetResponseHeaderLayer::overriding(
             X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(web::CONTENT_SECURITY_POLICY_VALUE),
+        ))
         .layer(CatchPanicLayer::custom(problem::from_panic))
         .with_state(state)
+}
+
+/// An unknown path: problem details under `/api`, a plain page elsewhere.
+async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") || uri.path() == "/api" {
+        api::not_found().await.into_response()
+    } else {
+        host::unknown_host()
+    }
 }
 
 /// The process is up.

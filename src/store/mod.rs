@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod invites;
+pub mod secrets;
 pub mod sessions;
 pub mod tenants;
 pub mod users;

@@ -51,7 +51,7 @@ async fn a_new_user_signs_in_invites_and_the_recipient_accepts(app: TestApp) {
         )
         .await
         .unwrap();
-    let api = app.api();
+    let api = app.api().await;
     let signed_in = api
         .call(
             "POST",
@@ -167,7 +167,7 @@ async fn a_new_user_signs_in_invites_and_the_recipient_accepts(app: TestApp) {
 async fn invite_objects_carry_exactly_the_fields_of_api_md(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
     let admin = admin_token(&app).await;
-    let api = app.api();
+    let api = app.api().await;
     let created = api
         .post(
             "/api/invites",
@@ -269,7 +269,7 @@ async fn invite_refusals_follow_the_contract(app: TestApp) {
         .token_for("boss@globex.com", &globex, Role::ClientAdmin)
         .await;
     app.user("alice@acme.com", &acme, Role::ClientUser).await;
-    let api = app.api();
+    let api = app.api().await;
 
     let by_tech = api
         .post(
@@ -378,7 +378,7 @@ async fn invites_are_listed_with_filters_and_a_cursor(app: TestApp) {
             .await;
     }
     app.invite("g@globex.com", &globex, Role::ClientUser).await;
-    let api = app.api();
+    let api = app.api().await;
 
     let first = api.get("/api/invites?limit=2", &admin).await;
     assert_eq!(first.status, StatusCode::OK);
@@ -429,7 +429,7 @@ async fn invites_are_listed_with_filters_and_a_cursor(app: TestApp) {
 async fn revoke_and_reissue_follow_the_contract(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
     let admin = admin_token(&app).await;
-    let api = app.api();
+    let api = app.api().await;
     let pending = app.invite("a@acme.com", &acme, Role::ClientUser).await;
     let used = app.invite("b@acme.com", &acme, Role::ClientUser).await;
     app.accept(used.token.expose(), "B").await.unwrap();
@@ -508,7 +508,7 @@ async fn revoke_and_reissue_follow_the_contract(app: TestApp) {
 
 async fn invite_links_say_why_they_cannot_be_used(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
-    let api = app.api();
+    let api = app.api().await;
     let unknown = api
         .call("GET", "/api/invite-links/nonsense", None, None)
         .await;
@@ -575,7 +575,7 @@ async fn invite_links_say_why_they_cannot_be_used(app: TestApp) {
 async fn opening_a_link_by_get_or_head_changes_nothing(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
     let issued = app.invite("a@acme.com", &acme, Role::ClientUser).await;
-    let api = app.api();
+    let api = app.api().await;
     let path = format!("/api/invite-links/{}", issued.token.expose());
     for method in ["GET", "HEAD", "GET", "HEAD", "GET"] {
         let reply = api.call(method, &path, None, None).await;
@@ -593,7 +593,7 @@ async fn opening_a_link_by_get_or_head_changes_nothing(app: TestApp) {
 async fn sign_in_answers_the_same_for_unknown_and_known_emails(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
     app.user("alice@acme.com", &acme, Role::ClientUser).await;
-    let api = app.api();
+    let api = app.api().await;
     let wrong_password = api
         .call(
             "POST",
@@ -618,7 +618,7 @@ async fn sign_in_answers_the_same_for_unknown_and_known_emails(app: TestApp) {
 
 async fn sign_out_revokes_the_token(app: TestApp) {
     let admin = admin_token(&app).await;
-    let api = app.api();
+    let api = app.api().await;
     assert_eq!(
         api.delete("/api/auth/token", &admin).await.status,
         StatusCode::NO_CONTENT
@@ -652,7 +652,7 @@ async fn users_are_listed_read_and_changed(app: TestApp) {
         .await
         .unwrap()
         .1;
-    let api = app.api();
+    let api = app.api().await;
 
     let listed = api
         .get(
@@ -719,7 +719,7 @@ async fn users_are_listed_read_and_changed(app: TestApp) {
 
 async fn tenants_are_created_read_and_changed(app: TestApp) {
     let admin = admin_token(&app).await;
-    let api = app.api();
+    let api = app.api().await;
     let created = api
         .post(
             "/api/tenants",
@@ -802,7 +802,7 @@ async fn put_logo(
 async fn logos_are_sniffed_sized_and_served_with_cache_headers(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
     let admin = admin_token(&app).await;
-    let api = app.api();
+    let api = app.api().await;
     let id = acme.id.0;
 
     let svg = put_logo(
@@ -886,7 +886,7 @@ async fn roles_and_audit_events_are_listed(app: TestApp) {
     let tech = app
         .token_for("tech@atechsolutions.org", &app.msp, Role::MspTechnician)
         .await;
-    let api = app.api();
+    let api = app.api().await;
 
     let roles = api.get("/api/roles", &tech).await;
     assert_eq!(
@@ -944,7 +944,7 @@ async fn roles_and_audit_events_are_listed(app: TestApp) {
 
 async fn every_error_is_problem_json(app: TestApp) {
     let admin = admin_token(&app).await;
-    let api = app.api();
+    let api = app.api().await;
     let unknown = api.get("/api/nothing-here", &admin).await;
     assert_eq!(
         (unknown.status, unknown.problem_code()),
@@ -1005,7 +1005,7 @@ async fn every_error_is_problem_json(app: TestApp) {
 }
 
 async fn the_openapi_document_describes_every_endpoint(app: TestApp) {
-    let api = app.api();
+    let api = app.api().await;
     let doc = api.call("GET", "/api/openapi.json", None, None).await;
     assert_eq!(doc.status, StatusCode::OK);
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));

@@ -50,7 +50,7 @@ async fn a_client_admin_cannot_reach_another_tenant_through_any_endpoint(app: Te
         .set_logo(&app.operator, globex.id, png.clone())
         .await
         .unwrap();
-    let api = app.api();
+    let api = app.api().await;
     let (g, i, u) = (globex.id.0, globex_invite.invite.id.0, gina.id.0);
 
     let attempts: Vec<(&str, String, Option<serde_json::Value>, &[StatusCode])> = vec![
@@ -172,7 +172,7 @@ async fn no_field_lets_a_client_admin_exceed_their_ceiling(app: TestApp) {
         .token_for("tech@atechsolutions.org", &app.msp, Role::MspTechnician)
         .await;
     let (bob, _) = app.user("bob@acme.com", &acme, Role::ClientUser).await;
-    let api = app.api();
+    let api = app.api().await;
     let msp = app.msp.id.0;
 
     for body in [

@@ -37,11 +37,13 @@ async fn from(
 }
 
 async fn sign_in_is_limited_per_ip_and_per_email(app: TestApp) {
-    let api = app.api_with_limits(LimitSettings {
-        sign_in_per_ip: 4,
-        sign_in_per_email: 2,
-        invite_links_per_ip: 100,
-    });
+    let api = app
+        .api_with_limits(LimitSettings {
+            sign_in_per_ip: 4,
+            sign_in_per_email: 2,
+            invite_links_per_ip: 100,
+        })
+        .await;
     let attempt = |ip: [u8; 4], email: &'static str| {
         let body = json!({"email": email, "password": "not the password"});
         let api = &api;
@@ -82,11 +84,13 @@ async fn sign_in_is_limited_per_ip_and_per_email(app: TestApp) {
 }
 
 async fn invite_link_endpoints_are_limited_per_ip(app: TestApp) {
-    let api = app.api_with_limits(LimitSettings {
-        sign_in_per_ip: 100,
-        sign_in_per_email: 100,
-        invite_links_per_ip: 3,
-    });
+    let api = app
+        .api_with_limits(LimitSettings {
+            sign_in_per_ip: 100,
+            sign_in_per_email: 100,
+            invite_links_per_ip: 3,
+        })
+        .await;
     let ip = [203, 0, 113, 9];
     assert_eq!(
         from(&api, ip, "GET", "/api/invite-links/guess-1", None)

@@ -226,20 +226,23 @@ impl Reply {
 }
 
 impl TestApp {
-    pub fn api(&self) -> Api {
+    pub async fn api(&self) -> Api {
         self.api_with_limits(tether::http::limits::LimitSettings {
             sign_in_per_ip: 10_000,
             sign_in_per_email: 10_000,
             invite_links_per_ip: 10_000,
         })
+        .await
     }
 
-    pub fn api_with_limits(&self, limits: tether::http::limits::LimitSettings) -> Api {
-        let state = tether::http::AppState {
-            tether: self.tether.clone(),
-            limits: tether::http::limits::RateLimits::new(limits),
-            trust_proxy: false,
-        };
+    pub async fn api_with_limits(&self, limits: tether::http::limits::LimitSettings) -> Api {
+        let state = tether::http::AppState::new(
+            self.tether.clone(),
+            tether::http::limits::RateLimits::new(limits),
+            false,
+        )
+        .await
+        .expect("the application state");
         Api {
             router: tether::http::router(state),
         }

@@ -13,3 +13,5 @@ mod users;
 mod api;
 mod api_isolation;
 mod api_limits;
+
+mod web;

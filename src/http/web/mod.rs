@@ -1,0 +1,211 @@
+//! The server-rendered pages of product.md §4, on each tenant's own host and in its
+//! branding. Pages are askama templates (escaped by default) sharing one layout; the CSS is
+//! one static file plus a per-tenant theme file, so the Content-Security-Policy allows no
+//! inline script or style.
+
+pub mod account;
+pub mod csrf;
+pub mod invite;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::header::CONTENT_SECURITY_POLICY;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use super::host::Site;
+use super::AppState;
+use crate::domain::tenant::{Tenant, TenantKind};
+use crate::domain::Tether;
+
+/// No inline script or style, nothing from elsewhere, no framing.
+pub const CONTENT_SECURITY_POLICY_VALUE: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(account::home))
+        .route("/login", get(account::login_page).post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/invite/{token}", get(invite::page).post(invite::accept))
+        .route("/branding/logo", get(logo))
+        .route("/branding/theme.css", get(theme))
+        .route("/static/tether.css", get(stylesheet))
+}
+
+/// What the layout shows of a tenant.
+pub struct Brand {
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub is_msp: bool,
+    /// Changes whenever the theme does, so the theme file can be cached.
+    pub version: String,
+}
+
+impl Brand {
+    pub fn of(tenant: &Tenant) -> Self {
+        let etag = tenant
+            .logo_etag
+            .as_deref()
+            .unwrap_or("none")
+            .trim_matches('"');
+        Self {
+            name: tenant.name.to_string(),
+            logo_url: tenant
+                .logo_etag
+                .as_ref()
+                .map(|_| format!("/branding/logo?v={etag}")),
+            is_msp: tenant.kind == TenantKind::Msp,
+            version: tenant
+                .accent_colour
+                .as_str()
+                .trim_start_matches('#')
+                .to_owned(),
+        }
+    }
+}
+
+/// A rendered page with the headers every page carries.
+pub fn render(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "a page failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("<!doctype html><title>Error</title><p>Something went wrong on our side."),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub brand: Brand,
+    pub title: String,
+    pub message: String,
+    pub action: Option<(String, String)>,
+}
+
+/// A branded page that explains something and offers one way on.
+pub fn message(
+    status: StatusCode,
+    tenant: &Tenant,
+    title: &str,
+    message: &str,
+    action: Option<(&str, &str)>,
+) -> Response {
+    render(
+        status,
+        &MessagePage {
+            brand: Brand::of(tenant),
+            title: title.to_owned(),
+            message: message.to_owned(),
+            action: action.map(|(href, label)| (href.to_owned(), label.to_owned())),
+        },
+    )
+}
+
+/// The page for a failure of the machinery, logged with its cause.
+pub fn internal_error(tenant: &Tenant, error: &crate::domain::error::Error) -> Response {
+    tracing::error!(%error, cause = ?error, "a page request failed");
+    message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        tenant,
+        "Something went wrong",
+        "Something went wrong on our side. Please try again in a moment.",
+        None,
+    )
+}
+
+/// A refused cross-site or tokenless form.
+pub fn forbidden_form(tenant: &Tenant) -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        tenant,
+        "This form could not be accepted",
+        "The form was sent from another site, or the page was open too long. Reload the page and try again.",
+        None,
+    )
+}
+
+/// Whether cookies must be `Secure`: when the base URL is https.
+pub fn secure_cookies(tether: &Tether) -> bool {
+    tether.base_url().is_https()
+}
+
+async fn logo(State(app): State<AppState>, Site(tenant): Site, headers: HeaderMap) -> Response {
+    match app.tether.logo(tenant.id).await {
+        Ok(Some(logo)) => super::api::tenants::logo_response(logo, &headers),
+        Ok(None) => message(
+            StatusCode::NOT_FOUND,
+            &tenant,
+            "No logo",
+            "This organisation has no logo.",
+            None,
+        ),
+        Err(error) => internal_error(&tenant, &error),
+    }
+}
+
+/// The tenant's colours as CSS custom properties.
+async fn theme(Site(tenant): Site) -> Response {
+    let css = format!(
+        ":root {{ --accent: {}; --accent-text: {}; }}\n",
+        tenant.accent_colour.as_str(),
+        tenant.accent_colour.text_colour()
+    );
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (
+                axum::http::header::CACHE_CONTROL,
+                "public, max-age=31536000, immutable",
+            ),
+        ],
+        css,
+    )
+        .into_response()
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../static/tether.css"),
+    )
+        .into_response()
+}
+
+/// The headers an invite page adds: the token in its URL must not leak through a referrer,
+/// a cache or a search index.
+pub fn invite_page_headers() -> [(HeaderName, HeaderValue); 3] {
+    [
+        (
+            axum::http::header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (
+            axum::http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ),
+        (
+            HeaderName::from_static("x-robots-tag"),
+            HeaderValue::from_static("noindex"),
+        ),
+    ]
+}
+
+pub fn csp_header() -> (HeaderName, HeaderValue) {
+    (
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY_VALUE),
+    )
+}
