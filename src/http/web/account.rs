@@ -1,19 +1,23 @@
-//! Signing in and out on a tenant's host, and the signed-in home page.
+//! Signing in and out on a tenant's host, who is signed in, and the home page.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 
-use super::csrf::{cookie_value, form_is_trusted, form_token};
-use super::{forbidden_form, internal_error, message, render, secure_cookies, Brand};
+use super::csrf::{cookie_value, form_is_trusted, form_token, FormToken};
+use super::{
+    console, forbidden_form, internal_error, message, render, secure_cookies, Frame, NavLink,
+};
 use crate::domain::error::Error;
+use crate::domain::role::Role;
 use crate::domain::session::{Authenticated, SessionKind, WEB_ABSOLUTE};
-use crate::domain::tenant::Tenant;
+use crate::domain::tenant::{Tenant, TenantKind};
 use crate::domain::token::Token;
 use crate::http::host::Site;
 use crate::http::request::ClientIp;
@@ -47,22 +51,6 @@ fn cleared_session_cookie(secure: bool) -> String {
         .to_string()
 }
 
-/// The signed-in user of this tenant's site, if any.
-pub async fn signed_in(
-    app: &AppState,
-    tenant: &Tenant,
-    headers: &HeaderMap,
-    ip: Option<String>,
-) -> Option<Authenticated> {
-    let token = cookie_value(headers, SESSION_COOKIE)?;
-    let signed_in = app
-        .tether
-        .authenticate(&token, SessionKind::Web, ip)
-        .await
-        .ok()?;
-    (signed_in.user.tenant_id == tenant.id).then_some(signed_in)
-}
-
 fn with_cookie(mut response: Response, cookie: Option<String>) -> Response {
     if let Some(value) = cookie.and_then(|c| c.parse().ok()) {
         response.headers_mut().append(SET_COOKIE, value);
@@ -70,40 +58,113 @@ fn with_cookie(mut response: Response, cookie: Option<String>) -> Response {
     response
 }
 
+/// Someone signed in on this tenant's site, with the token for the page's forms.
+pub struct Member {
+    pub signed_in: Authenticated,
+    pub tenant: Tenant,
+    form: FormToken,
+}
+
+impl FromRequestParts<AppState> for Member {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Site(tenant) = Site::from_request_parts(parts, app).await?;
+        let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, app).await;
+        let to_login = || (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response();
+        let token = cookie_value(&parts.headers, SESSION_COOKIE).ok_or_else(to_login)?;
+        let signed_in = app
+            .tether
+            .authenticate(&token, SessionKind::Web, ip.map(|ip| ip.to_string()))
+            .await
+            .map_err(|_| to_login())?;
+        if signed_in.user.tenant_id != tenant.id {
+            return Err(to_login());
+        }
+        let form = form_token(&app.form_key, &parts.headers, secure_cookies(&app.tether));
+        Ok(Self {
+            signed_in,
+            tenant,
+            form,
+        })
+    }
+}
+
+impl Member {
+    /// The layout for a page at `current`, with the navigation this member's role uses.
+    pub fn frame(&self, current: &str) -> Frame {
+        let role = self.signed_in.user.role;
+        let mut links: Vec<(&'static str, &'static str)> = match self.tenant.kind {
+            TenantKind::Msp => vec![
+                ("/", "Dashboard"),
+                ("/clients", "Clients"),
+                ("/users", "Users"),
+            ],
+            TenantKind::Client => vec![("/", "Home"), ("/team", "Team")],
+        };
+        if role == Role::MspAdmin {
+            links.extend([("/users/invites", "Pending invites"), ("/audit", "Audit")]);
+        }
+        let mut frame = Frame::public(&self.tenant);
+        frame.nav = links
+            .into_iter()
+            .map(|(href, label)| NavLink {
+                href,
+                label,
+                current: href == current,
+            })
+            .collect();
+        frame.csrf_token = self.form.token.clone();
+        frame
+    }
+
+    /// A page for this member, setting the CSRF cookie if the browser had none.
+    pub fn page(&self, status: StatusCode, template: &impl Template) -> Response {
+        with_cookie(render(status, template), self.form.set_cookie.clone())
+    }
+
+    /// The refusal for a submitted form that lacks this page's token or came from
+    /// elsewhere; `None` when the form may be acted on.
+    pub fn untrusted_form(
+        &self,
+        app: &AppState,
+        headers: &HeaderMap,
+        submitted: &str,
+    ) -> Option<Response> {
+        let own_origin = app.tether.tenant_origin(&self.tenant);
+        (!form_is_trusted(&app.form_key, headers, submitted, &own_origin))
+            .then(|| forbidden_form(&self.tenant))
+    }
+}
+
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
-    brand: Brand,
+    frame: Frame,
     user_name: String,
     role_label: &'static str,
-    csrf_token: String,
 }
 
-/// `GET /`: the portal home for the signed-in user; others are sent to sign in.
-pub async fn home(
-    State(app): State<AppState>,
-    Site(tenant): Site,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-) -> Response {
-    let Some(signed_in) = signed_in(&app, &tenant, &headers, ip.map(|ip| ip.to_string())).await
-    else {
-        return (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response();
-    };
-    let form = form_token(&app.form_key, &headers, secure_cookies(&app.tether));
+/// `GET /`: the MSP dashboard on the base host, the client portal's home on a client's.
+pub async fn home(State(app): State<AppState>, member: Member) -> Response {
+    if member.tenant.kind == TenantKind::Msp {
+        return console::dashboard(&app, &member).await;
+    }
     let template = HomePage {
-        brand: Brand::of(&tenant),
-        user_name: signed_in.user.name.to_string(),
-        role_label: signed_in.user.role.label(),
-        csrf_token: form.token,
+        frame: member.frame("/"),
+        user_name: member.signed_in.user.name.to_string(),
+        role_label: member.signed_in.user.role.label(),
     };
-    with_cookie(render(StatusCode::OK, &template), form.set_cookie)
+    member.page(StatusCode::OK, &template)
 }
 
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
-    brand: Brand,
+    frame: Frame,
     email: String,
     error: Option<String>,
     csrf_token: String,
@@ -119,7 +180,7 @@ fn login_form(
     render(
         status,
         &LoginPage {
-            brand: Brand::of(tenant),
+            frame: Frame::public(tenant),
             email,
             error,
             csrf_token,

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::csrf::{form_is_trusted, form_token};
 use super::{
-    forbidden_form, internal_error, invite_page_headers, message, render, secure_cookies, Brand,
+    forbidden_form, internal_error, invite_page_headers, message, render, secure_cookies, Frame,
 };
 use crate::domain::error::{Conflict, Error, Gone};
 use crate::domain::invite::{Acceptance, InviteLink};
@@ -25,7 +25,7 @@ use crate::http::AppState;
 #[derive(Template)]
 #[template(path = "invite.html")]
 struct InvitePage {
-    brand: Brand,
+    frame: Frame,
     token: String,
     role_label: &'static str,
     /// The invite's own email, shown fixed; `None` for the first-admin link.
@@ -52,7 +52,7 @@ fn setup_page(
     errors: Vec<String>,
 ) -> Response {
     let template = InvitePage {
-        brand: Brand::of(&link.tenant),
+        frame: Frame::public(&link.tenant),
         token: token.to_owned(),
         role_label: link.invite.role.label(),
         fixed_email: link.invite.email.as_ref().map(ToString::to_string),

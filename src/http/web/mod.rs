@@ -4,8 +4,10 @@
 //! inline script or style.
 
 pub mod account;
+pub mod console;
 pub mod csrf;
 pub mod invite;
+pub mod team;
 
 use askama::Template;
 use axum::extract::State;
@@ -28,6 +30,31 @@ pub const CONTENT_SECURITY_POLICY_VALUE: &str =
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(account::home))
+        .route("/clients", get(console::clients))
+        .route(
+            "/clients/new",
+            get(console::new_client_page).post(console::create_client),
+        )
+        .route(
+            "/clients/{id}",
+            get(console::edit_client_page).post(console::update_client),
+        )
+        .route(
+            "/clients/{id}/invite",
+            get(console::client_invite_page).post(console::client_invite),
+        )
+        .route("/users", get(console::users))
+        .route(
+            "/users/invite",
+            get(console::staff_invite_page).post(console::staff_invite),
+        )
+        .route("/users/invites", get(console::pending_invites))
+        .route("/users/invites/{id}/revoke", post(console::revoke))
+        .route("/users/invites/{id}/reissue", post(console::reissue))
+        .route("/audit", get(console::audit))
+        .route("/team", get(team::team).post(team::invite))
+        .route("/team/invites/{id}/revoke", post(team::revoke))
+        .route("/static/copy.js", get(copy_script))
         .route("/login", get(account::login_page).post(account::login))
         .route("/logout", post(account::logout))
         .route("/invite/{token}", get(invite::page).post(invite::accept))
@@ -68,6 +95,33 @@ impl Brand {
     }
 }
 
+/// One link of the signed-in navigation.
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// The layout around every page: the tenant's branding and, when someone is signed in,
+/// the navigation and the sign-out form.
+pub struct Frame {
+    pub brand: Brand,
+    pub nav: Vec<NavLink>,
+    pub csrf_token: String,
+    /// Tables want more width than forms.
+    pub wide: bool,
+}
+
+impl Frame {
+    pub fn public(tenant: &Tenant) -> Self {
+        Self {
+            brand: Brand::of(tenant),
+            nav: Vec::new(),
+            csrf_token: String::new(),
+            wide: false,
+        }
+    }
+}
 /// A rendered page with the headers every page carries.
 pub fn render(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
@@ -86,7 +140,7 @@ pub fn render(status: StatusCode, template: &impl Template) -> Response {
 #[derive(Template)]
 #[template(path = "message.html")]
 pub struct MessagePage {
-    pub brand: Brand,
+    pub frame: Frame,
     pub title: String,
     pub message: String,
     pub action: Option<(String, String)>,
@@ -103,7 +157,7 @@ pub fn message(
     render(
         status,
         &MessagePage {
-            brand: Brand::of(tenant),
+            frame: Frame::public(tenant),
             title: title.to_owned(),
             message: message.to_owned(),
             action: action.map(|(href, label)| (href.to_owned(), label.to_owned())),
@@ -169,6 +223,20 @@ async fn theme(Site(tenant): Site) -> Response {
             ),
         ],
         css,
+    )
+        .into_response()
+}
+
+async fn copy_script() -> Response {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/javascript; charset=utf-8",
+            ),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../static/copy.js"),
     )
         .into_response()
 }

@@ -1,0 +1,1015 @@
+//! The MSP console on the base host: dashboard, clients, users, pending invites, audit. Each
+//! handler parses the form, calls one domain operation as the signed-in member, and renders.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::header::LOCATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use super::account::Member;
+use super::{internal_error, invite_page_headers, message, Frame};
+use crate::domain::audit::AuditQuery;
+use crate::domain::error::Error;
+use crate::domain::invite::{
+    Expiry, InviteId, InviteQuery, InviteStatus, IssuedInvite, NewInvite, StatusFilter,
+};
+use crate::domain::page::{PageRequest, MAX_LIMIT};
+use crate::domain::role::Role;
+use crate::domain::tenant::{
+    NewTenant, Tenant, TenantChanges, TenantId, TenantKind, TenantSummary,
+};
+use crate::domain::user::UserQuery;
+use crate::http::AppState;
+
+/// The page for a refused or failed operation.
+pub fn refused(tenant: &Tenant, error: &Error) -> Response {
+    match error {
+        Error::Forbidden => message(
+            StatusCode::FORBIDDEN,
+            tenant,
+            "You don't have access to this",
+            "Your role does not allow this. Ask an administrator if you need it.",
+            Some(("/", "Back to the start")),
+        ),
+        Error::NotFound(_) => message(
+            StatusCode::NOT_FOUND,
+            tenant,
+            "Not found",
+            "There is nothing here, or you may not see it.",
+            Some(("/", "Back to the start")),
+        ),
+        Error::Conflict(conflict) => message(
+            StatusCode::CONFLICT,
+            tenant,
+            "That could not be done",
+            &capitalised(&conflict.to_string()),
+            Some(("/", "Back to the start")),
+        ),
+        other => internal_error(tenant, other),
+    }
+}
+
+fn capitalised(sentence: &str) -> String {
+    let mut chars = sentence.chars();
+    chars
+        .next()
+        .map(|first| format!("{}{}.", first.to_uppercase(), chars.as_str()))
+        .unwrap_or_default()
+}
+
+fn redirect(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(LOCATION, to.to_owned())]).into_response()
+}
+
+fn wide(mut frame: Frame) -> Frame {
+    frame.wide = true;
+    frame
+}
+
+fn tenant_names(tenants: &[TenantSummary]) -> HashMap<i64, String> {
+    tenants
+        .iter()
+        .map(|t| (t.tenant.id.0, t.tenant.name.to_string()))
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    frame: Frame,
+    clients: usize,
+    users: i64,
+    pending: i64,
+    activity: Vec<(String, String)>,
+}
+
+/// `GET /` on the base host: counts and recent activity.
+pub async fn dashboard(app: &AppState, member: &Member) -> Response {
+    let actor = &member.signed_in.actor;
+    let tenants = match app.tether.list_tenants(actor).await {
+        Ok(tenants) => tenants,
+        Err(error) => return refused(&member.tenant, &error),
+    };
+    let activity = match app
+        .tether
+        .list_audit_events(
+            actor,
+            AuditQuery {
+                page: PageRequest {
+                    before_id: None,
+                    limit: 10,
+                },
+                ..AuditQuery::default()
+            },
+        )
+        .await
+    {
+        Ok(page) => page
+            .items
+            .into_iter()
+            .map(|e| (e.at.to_date_time(), describe_event(&e.action)))
+            .collect(),
+        Err(Error::Forbidden) => Vec::new(),
+        Err(error) => return refused(&member.tenant, &error),
+    };
+    let template = DashboardPage {
+        frame: wide(member.frame("/")),
+        clients: tenants
+            .iter()
+            .filter(|t| t.tenant.kind == TenantKind::Client)
+            .count(),
+        users: tenants.iter().map(|t| t.active_users).sum(),
+        pending: tenants.iter().map(|t| t.pending_invites).sum(),
+        activity,
+    };
+    member.page(StatusCode::OK, &template)
+}
+
+fn describe_event(action: &str) -> String {
+    match action {
+        "invite.created" => "An invite was created",
+        "invite.superseded" => "An invite was replaced by a newer one",
+        "invite.revoked" => "An invite was revoked",
+        "invite.accepted" => "An invite was accepted",
+        "invite.accept_refused" => "An unusable invite link was submitted",
+        "auth.sign_in" => "Someone signed in",
+        "auth.sign_in_failed" => "A sign-in failed",
+        "auth.sign_out" => "Someone signed out",
+        "user.created" => "A user was created",
+        "user.changed" => "A user was changed",
+        "user.deactivated" => "A user was deactivated",
+        "tenant.created" => "A client was created",
+        "tenant.changed" | "tenant.branding_changed" => "A client's details or branding changed",
+        "access.refused" => "An action was refused",
+        other => other,
+    }
+    .to_owned()
+}
+
+struct ClientRow {
+    id: i64,
+    name: String,
+    address: String,
+    users: i64,
+    pending: i64,
+}
+
+#[derive(Template)]
+#[template(path = "clients.html")]
+struct ClientsPage {
+    frame: Frame,
+    clients: Vec<ClientRow>,
+    can_manage: bool,
+    can_invite: bool,
+}
+
+/// `GET /clients`.
+pub async fn clients(State(app): State<AppState>, member: Member) -> Response {
+    let tenants = match app.tether.list_tenants(&member.signed_in.actor).await {
+        Ok(tenants) => tenants,
+        Err(error) => return refused(&member.tenant, &error),
+    };
+    let clients = tenants
+        .iter()
+        .filter(|t| t.tenant.kind == TenantKind::Client)
+        .map(|t| ClientRow {
+            id: t.tenant.id.0,
+            name: t.tenant.name.to_string(),
+            address: app.tether.tenant_origin(&t.tenant),
+            users: t.active_users,
+            pending: t.pending_invites,
+        })
+        .collect();
+    let is_admin = member.signed_in.user.role == Role::MspAdmin;
+    let template = ClientsPage {
+        frame: wide(member.frame("/clients")),
+        clients,
+        can_manage: is_admin,
+        can_invite: is_admin,
+    };
+    member.page(StatusCode::OK, &template)
+}
+
+#[derive(Template)]
+#[template(path = "client_form.html")]
+struct ClientFormPage {
+    frame: Frame,
+    heading: String,
+    action: String,
+    submit: &'static str,
+    show_slug: bool,
+    name: String,
+    slug: String,
+    accent_colour: String,
+    address_example: String,
+    has_logo: bool,
+    errors: Vec<String>,
+    notice: Option<String>,
+}
+
+/// The fields of the client form, read from its multipart body.
+#[derive(Default)]
+struct ClientFields {
+    csrf_token: String,
+    name: String,
+    slug: String,
+    accent_colour: String,
+    logo: Option<Vec<u8>>,
+}
+
+async fn read_client_fields(mut multipart: Multipart) -> Result<ClientFields, String> {
+    let mut fields = ClientFields::default();
+    let unreadable = |e: axum::extract::multipart::MultipartError| {
+        format!("The form could not be read: {}", e.body_text())
+    };
+    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "logo" {
+            let bytes = field.bytes().await.map_err(unreadable)?;
+            if !bytes.is_empty() {
+                fields.logo = Some(bytes.to_vec());
+            }
+            continue;
+        }
+        let value = field.text().await.map_err(unreadable)?;
+        match name.as_str() {
+            "csrf_token" => fields.csrf_token = value,
+            "name" => fields.name = value,
+            "slug" => fields.slug = value,
+            "accent_colour" => fields.accent_colour = value,
+            _ => {}
+        }
+    }
+    Ok(fields)
+}
+
+fn field_messages(error: &Error) -> Vec<String> {
+    match error {
+        Error::Validation(fields) => fields.iter().map(|f| f.message.clone()).collect(),
+        Error::Logo(refusal) => vec![capitalised(&format!("the logo was refused: {refusal}"))],
+        Error::Conflict(conflict) => vec![capitalised(&conflict.to_string())],
+        _ => Vec::new(),
+    }
+}
+
+fn new_client_form(
+    app: &AppState,
+    member: &Member,
+    fields: ClientFields,
+    errors: Vec<String>,
+) -> ClientFormPage {
+    ClientFormPage {
+        frame: member.frame("/clients"),
+        heading: String::from("New client"),
+        action: String::from("/clients/new"),
+        submit: "Create client",
+        show_slug: true,
+        name: fields.name,
+        slug: fields.slug,
+        accent_colour: if fields.accent_colour.is_empty() {
+            String::from("#2563EB")
+        } else {
+            fields.accent_colour
+        },
+        address_example: app
+            .tether
+            .base_url()
+            .tenant_origin(None)
+            .replacen("://", "://acme.", 1),
+        has_logo: false,
+        errors,
+        notice: None,
+    }
+}
+
+/// `GET /clients/new`.
+pub async fn new_client_page(State(app): State<AppState>, member: Member) -> Response {
+    let template = new_client_form(&app, &member, ClientFields::default(), Vec::new());
+    member.page(StatusCode::OK, &template)
+}
+
+/// `POST /clients/new`: the client, its colour and its logo, in one step.
+pub async fn create_client(
+    State(app): State<AppState>,
+    member: Member,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> Response {
+    let fields = match read_client_fields(multipart).await {
+        Ok(fields) => fields,
+        Err(problem) => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                &member.tenant,
+                "The form could not be read",
+                &problem,
+                Some(("/clients/new", "Try again")),
+            )
+        }
+    };
+    if let Some(refusal) = member.untrusted_form(&app, &headers, &fields.csrf_token) {
+        return refusal;
+    }
+    let input = NewTenant {
+        name: fields.name.clone(),
+        slug: fields.slug.clone(),
+        accent_colour: Some(fields.accent_colour.clone()).filter(|c| !c.is_empty()),
+        logo: fields.logo.clone(),
+    };
+    match app
+        .tether
+        .create_tenant(&member.signed_in.actor, input)
+        .await
+    {
+        Ok(_) => redirect("/clients"),
+        Err(error @ (Error::Validation(_) | Error::Logo(_) | Error::Conflict(_))) => {
+            let template = new_client_form(&app, &member, fields, field_messages(&error));
+            member.page(StatusCode::UNPROCESSABLE_ENTITY, &template)
+        }
+        Err(error) => refused(&member.tenant, &error),
+    }
+}
+
+fn edit_client_form(
+    app: &AppState,
+    member: &Member,
+    tenant: &Tenant,
+    errors: Vec<String>,
+    notice: Option<String>,
+) -> ClientFormPage {
+    ClientFormPage {
+        frame: member.frame("/clients"),
+        heading: format!("Edit {}", tenant.name),
+        action: format!("/clients/{}", tenant.id.0),
+        submit: "Save changes",
+        show_slug: false,
+        name: tenant.name.to_string(),
+        slug: tenant
+            .slug
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        accent_colour: tenant.accent_colour.as_str().to_lowercase(),
+        address_example: app.tether.tenant_origin(tenant),
+        has_logo: tenant.logo_etag.is_some(),
+        errors,
+        notice,
+    }
+}
+
+/// `GET /clients/{id}`.
+pub async fn edit_client_page(
+    State(app): State<AppState>,
+    member: Member,
+    Path(id): Path<i64>,
+) -> Response {
+    match app
+        .tether
+        .tenant(&member.signed_in.actor, TenantId(id))
+        .await
+    {
+        Ok(tenant) if tenant.kind == TenantKind::Client => {
+            let template = edit_client_form(&app, &member, &tenant, Vec::new(), None);
+            member.page(StatusCode::OK, &template)
+        }
+        Ok(_) => refused(&member.tenant, &Error::NotFound("client")),
+        Err(error) => refused(&member.tenant, &error),
+    }
+}
+
+/// `POST /clients/{id}`: name, colour and (if a file was chosen) logo.
+pub async fn update_client(
+    State(app): State<AppState>,
+    member: Member,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> Response {
+    let fields = match read_client_fields(multipart).await {
+        Ok(fields) => fields,
+        Err(problem) => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                &member.tenant,
+                "The form could not be read",
+                &problem,
+                None,
+            )
+        }
+    };
+    if let Some(refusal) = member.untrusted_form(&app, &headers, &fields.csrf_token) {
+        return refusal;
+    }
+    let actor = &member.signed_in.actor;
+    let changes = TenantChanges {
+        name: Some(fields.name.clone()),
+        accent_colour: Some(fields.accent_colour.clone()).filter(|c| !c.is_empty()),
+    };
+    let result = match app.tether.update_tenant(actor, TenantId(id), changes).await {
+        Ok(tenant) => match fields.logo {
+            Some(logo) => app.tether.set_logo(actor, tenant.id, logo).await,
+            None => Ok(tenant),
+        },
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(tenant) => {
+            let template = edit_client_form(
+                &app,
+                &member,
+                &tenant,
+                Vec::new(),
+                Some(String::from("Saved.")),
+            );
+            member.page(StatusCode::OK, &template)
+        }
+        Err(error @ (Error::Validation(_) | Error::Logo(_))) => {
+            match app.tether.tenant(actor, TenantId(id)).await {
+                Ok(tenant) => {
+                    let template =
+                        edit_client_form(&app, &member, &tenant, field_messages(&error), None);
+                    member.page(StatusCode::UNPROCESSABLE_ENTITY, &template)
+                }
+                Err(error) => refused(&member.tenant, &error),
+            }
+        }
+        Err(error) => refused(&member.tenant, &error),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "invite_form.html")]
+struct InviteFormPage {
+    frame: Frame,
+    heading: String,
+    action: String,
+    email: String,
+    name: String,
+    /// `Some` on the Users page's form, which chooses between MSP staff and a client.
+    clients: Option<Vec<(i64, String, bool)>>,
+    msp_staff: bool,
+    tenant_id: i64,
+    roles: Vec<(i64, &'static str, bool)>,
+    expiries: Vec<(u32, &'static str, bool)>,
+    errors: Vec<String>,
+}
+
+/// The role and expiry choices, with the one chosen marked.
+pub fn role_choices(roles: &[Role], chosen: Option<i64>) -> Vec<(i64, &'static str, bool)> {
+    let chosen = chosen.unwrap_or_else(|| roles.last().map_or(0, |r| r.id()));
+    roles
+        .iter()
+        .map(|r| (r.id(), r.label(), r.id() == chosen))
+        .collect()
+}
+
+pub fn expiry_choices(chosen: Option<u32>) -> Vec<(u32, &'static str, bool)> {
+    let chosen = chosen.unwrap_or(Expiry::DEFAULT.hours());
+    Expiry::CHOICES
+        .iter()
+        .map(|e| (e.hours(), e.label(), e.hours() == chosen))
+        .collect()
+}
+
+/// The invite form as posted (field names are the API's).
+#[derive(Debug, Default, Deserialize)]
+pub struct InviteFields {
+    #[serde(default)]
+    pub csrf_token: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub role_id: String,
+    #[serde(default)]
+    pub tenant_id: String,
+    #[serde(default)]
+    pub expires_hours: String,
+    #[serde(default)]
+    pub msp_staff: Option<String>,
+}
+
+impl InviteFields {
+    pub fn to_new_invite(&self, tenant_id: i64) -> NewInvite {
+        NewInvite {
+            email: self.email.clone(),
+            name: Some(self.name.clone()),
+            // A value that is not a number names no role or expiry: the domain says so.
+            role_id: self.role_id.trim().parse().unwrap_or(0),
+            tenant_id,
+            expires_hours: Some(self.expires_hours.trim().parse().unwrap_or(0)),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "invite_link.html")]
+struct InviteLinkPage {
+    frame: Frame,
+    email: String,
+    role_label: &'static str,
+    tenant_name: String,
+    link: String,
+    expires: String,
+    back_href: String,
+    back_label: &'static str,
+}
+
+/// The page that shows a new link once, never cached.
+pub fn link_page(
+    member: &Member,
+    current: &str,
+    issued: &IssuedInvite,
+    tenant_name: String,
+    back: (&str, &'static str),
+) -> Response {
+    let template = InviteLinkPage {
+        frame: member.frame(current),
+        email: issued
+            .invite
+            .email
+            .as_ref()
+            .map_or_else(String::new, ToString::to_string),
+        role_label: issued.invite.role.label(),
+        tenant_name,
+        link: issued.link.clone(),
+        expires: issued.invite.expires_at.to_date_time(),
+        back_href: back.0.to_owned(),
+        back_label: back.1,
+    };
+    (
+        invite_page_headers(),
+        member.page(StatusCode::CREATED, &template),
+    )
+        .into_response()
+}
+
+fn client_invite_form(
+    member: &Member,
+    client: &Tenant,
+    fields: &InviteFields,
+    errors: Vec<String>,
+) -> InviteFormPage {
+    InviteFormPage {
+        frame: member.frame("/clients"),
+        heading: format!("Invite someone to {}", client.name),
+        action: format!("/clients/{}/invite", client.id.0),
+        email: fields.email.clone(),
+        name: fields.name.clone(),
+        clients: None,
+        msp_staff: false,
+        tenant_id: client.id.0,
+        roles: role_choices(
+            &[Role::ClientAdmin, Role::ClientUser],
+            fields.role_id.parse().ok(),
+        ),
+        expiries: expiry_choices(fields.expires_hours.parse().ok()),
+        errors,
+    }
+}
+
+/// `GET /clients/{id}/invite`.
+pub async fn client_invite_page(
+    State(app): State<AppState>,
+    member: Member,
+    Path(id): Path<i64>,
+) -> Response {
+    match app
+        .tether
+        .tenant(&member.signed_in.actor, TenantId(id))
+        .await
+    {
+        Ok(client) => {
+            let template =
+                client_invite_form(&member, &client, &InviteFields::default(), Vec::new());
+            member.page(StatusCode::OK, &template)
+        }
+        Err(error) => refused(&member.tenant, &error),
+    }
+}
+
+/// `POST /clients/{id}/invite` → the link page.
+pub async fn client_invite(
+    State(app): State<AppState>,
+    member: Member,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(fields): Form<InviteFields>,
+) -> Response {
+    if let Some(refusal) = member.untrusted_form(&app, &headers, &fields.csrf_token) {
+        return refusal;
+    }
+    let client = match app
+        .tether
+        .tenant(&member.signed_in.actor, TenantId(id))
+        .await
+    {
+        Ok(client) => client,
+        Err(error) => return refused(&member.tenant, &error),
+    };
+    match app
+        .tether
+        .create_invite(&member.signed_in.actor, fields.to_new_invite(id))
+        .await
+    {
+        Ok(issued) => link_page(
+            &member,
+            "/clients",
+            &issued,
+            client.name.to_string(),
+            ("/clients", "Back to clients"),
+        ),
+        Err(error @ (Error::Validation(_) | Error::Conflict(_))) => {
+            let template = client_invite_form(&member, &client, &fields, field_messages(&error));
+            member.page(StatusCode::UNPROCESSABLE_ENTITY, &template)
+        }
+        Err(error) => refused(&member.tenant, &error),
+    }
+}
+
+struct UserRow {
+    name: String,
+    email: String,
+    role: &'static str,
+    tenant: String,
+    status: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    frame: Frame,
+    users: Vec<UserRow>,
+    tenants: Vec<(i64, String, bool)>,
+    can_invite: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TenantFilter {
+    #[serde(default)]
+    tenant: String,
+    #[serde(default)]
+    action: String,
+}
+
+/// `GET /users`, filterable by tenant.
+pub async fn users(
+    State(app): State<AppState>,
+    member: Member,
+    Query(filter): Query<TenantFilter>,
+) -> Response {
+    let actor = &member.signed_in.actor;
+    let chosen: Option<i64> = filter.tenant.parse().ok();
+    let tenants = match app.tether.list_tenants(actor).await {
+        Ok(tenants) => tenants,
+        Err(error) => return refused(&member.tenant, &error),
+    };
+    let names = tenant_names(&tenants);
+    let query = UserQuery {
+        tenant_id: chosen.map(TenantId),
+        page: PageRequest {
+            before_id: None,
+            limit: MAX_LIMIT,
+        },
+        ..UserQuery::default()
+    };
+    let users = match app.tether.list_users(actor, query).await {
+        Ok(page) => page.items,
+        Err(error) => return refused(&member.tenant, &error),
+    };
+    let template = UsersPage {
+        frame: wide(member.frame("/users")),
+        users: users
+            .into_iter()
+            .map(|u| UserRow {
+                name: u.name.to_string(),
+                email: u.email.to_string(),
+                role: u.role.label(),
+                tenant: names.get(&u.tenant_id.0).cloned().unwrap_or_default(),
+                status: if u.active { "Active" } else { "Deactivated" },
+            })
+            .collect(),
+        tenants: tenants
+            .iter()
+            .map(|t| {
+                (
+                    t.tenant.id.0,
+                    t.tenant.name.to_string(),
+                    Some(t.tenant.id.0) == chosen,
+                )
+            })
+            .collect(),
+        can_invite: member.signed_in.user.role == Role::MspAdmin,
+    };
+    member.page(StatusCode::OK, &template)
+}
+
+async fn staff_invite_form(
+    app: &AppState,
+    member: &Member,
+    fields: &InviteFields,
+    errors: Vec<String>,
+) -> Result<InviteFormPage, Error> {
+    let tenants = app.tether.list_tenants(&member.signed_in.actor).await?;
+    let chosen: Option<i64> = fields.tenant_id.parse().ok();
+    let clients = tenants
+        .iter()
+        .filter(|t| t.tenant.kind == TenantKind::Client)
+        .map(|t| {
+            (
+                t.tenant.id.0,
+                t.tenant.name.to_string(),
+                Some(t.tenant.id.0) == chosen,
+            )
+        })
+        .collect();
+    Ok(InviteFormPage {
+        frame: member.frame("/users"),
+        heading: String::from("Invite a user"),
+        action: String::from("/users/invite"),
+        email: fields.email.clone(),
+        name: fields.name.clone(),
+        clients: Some(clients),
+        msp_staff: fields.msp_staff.is_some(),
+        tenant_id: 0,
+        roles: role_choices(&Role::ALL, fields.role_id.parse().ok()),
+        expiries: expiry_choices(fields.expires_hours.parse().ok()),
+        errors,
+    })
+}
+
+/// `GET /users/invite`: the form with the **MSP Staff** checkbox.
+pub async fn staff_invite_page(State(app): State<AppState>, member: Member) -> Response {
+    match staff_invite_form(&app, &member, &InviteFields::default(), Vec::new()).await {
+        Ok(template) => member.page(StatusCode::OK, &template),
+        Err(error) => refused(&member.tenant, &error),
+    }
+}
+
+/// `POST /users/invite`: MSP staff join the MSP; everyone else the chosen client.
+pub async fn staff_invite(
+    State(app): State<AppState>,
+    member: Member,
+    headers: HeaderMap,
+    Form(fields): Form<InviteFields>,
+) -> Response {
+    if let Some(refusal) = member.untrusted_form(&app, &headers, &fields.csrf_token) {
+        return refusal;
+    }
+    let tenant_id = if fields.msp_staff.is_some() {
+        member.tenant.id.0
+    } else {
+        fields.tenant_id.trim().parse().unwrap_or(0)
+    };
+    match app
+        .tether
+        .create_invite(&member.signed_in.actor, fields.to_new_invite(tenant_id))
+        .await
+    {
+        Ok(issued) => {
+            let tenant_name = match app
+                .tether
+                .tenant(&member.signed_in.actor, issued.invite.tenant_id)
+                .await
+            {
+                Ok(tenant) => tenant.name.to_string(),
+                Err(_) => String::new(),
+            };
+            link_page(
+                &member,
+                "/users",
+                &issued,
+                tenant_name,
+                ("/users", "Back to users"),
+            )
+        }
+        Err(error @ (Error::Validation(_) | Error::Conflict(_))) => {
+            match staff_invite_form(&app, &member, &fields, field_messages(&error)).await {
+                Ok(template) => member.page(StatusCode::UNPROCESSABLE_ENTITY, &template),
+                Err(error) => refused(&member.tenant, &error),
+            }
+        }
+        Err(error) => refused(&member.tenant, &error),
+    }
+}
+
+pub struct InviteRow {
+    pub id: i64,
+    pub email: String,
+    pub role: &'static str,
+    pub tenant: String,
+    pub status: &'static str,
+    pub expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "invites.html")]
+struct InvitesPage {
+    frame: Frame,
+    heading: &'static str,
+    invites: Vec<InviteRow>,
+    show_tenant: bool,
+    can_reissue: bool,
+    action_base: &'static str,
+}
+
+/// Pending and expired invites in the actor's scope (optionally one tenant), newest first.
+pub async fn open_invites(
+    app: &AppState,
+    member: &Member,
+    tenant: Option<TenantId>,
+) -> Result<Vec<InviteRow>, Error> {
+    let actor = &member.signed_in.actor;
+    let names = tenant_names(&app.tether.list_tenants(actor).await?);
+    let mut invites = Vec::new();
+    for status in [InviteStatus::Pending, InviteStatus::Expired] {
+        let query = InviteQuery {
+            status: StatusFilter::Only(status),
+            tenant_id: tenant,
+            page: PageRequest {
+                before_id: None,
+                limit: MAX_LIMIT,
+            },
+            ..InviteQuery::default()
+        };
+        invites.extend(app.tether.list_invites(actor, query).await?.items);
+    }
+    invites.sort_by_key(|i| std::cmp::Reverse(i.id.0));
+    Ok(invites
+        .into_iter()
+        .map(|i| InviteRow {
+            id: i.id.0,
+            email: i
+                .email
+                .as_ref()
+                .map_or_else(|| String::from("(first admin)"), ToString::to_string),
+            role: i.role.label(),
+            tenant: names.get(&i.tenant_id.0).cloned().unwrap_or_default(),
+            status: i.status.as_str(),
+            expires: i.expires_at.to_date_time(),
+        })
+        .collect())
+}
+
+/// `GET /users/invites`: **Pending Invites** across all tenants, expired ones too.
+pub async fn pending_invites(State(app): State<AppState>, member: Member) -> Response {
+    match open_invites(&app, &member, None).await {
+        Ok(invites) => {
+            let template = InvitesPage {
+                frame: wide(member.frame("/users/invites")),
+                heading: "Pending invites",
+                invites,
+                show_tenant: true,
+                can_reissue: true,
+                action_base: "/users/invites",
+            };
+            member.page(StatusCode::OK, &template)
+        }
+        Err(error) => refused(&member.tenant, &error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ActionForm {
+    #[serde(default)]
+    pub csrf_token: String,
+}
+
+/// `POST /users/invites/{id}/revoke`.
+pub async fn revoke(
+    State(app): State<AppState>,
+    member: Member,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    if let Some(refusal) = member.untrusted_form(&app, &headers, &form.csrf_token) {
+        return refusal;
+    }
+    match app
+        .tether
+        .revoke_invite(&member.signed_in.actor, InviteId(id))
+        .await
+    {
+        Ok(()) => redirect("/users/invites"),
+        Err(error) => refused(&member.tenant, &error),
+    }
+}
+
+/// `POST /users/invites/{id}/reissue` → the new link.
+pub async fn reissue(
+    State(app): State<AppState>,
+    member: Member,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    if let Some(refusal) = member.untrusted_form(&app, &headers, &form.csrf_token) {
+        return refusal;
+    }
+    let actor = &member.signed_in.actor;
+    match app.tether.reissue_invite(actor, InviteId(id), None).await {
+        Ok(issued) => {
+            let tenant_name = app
+                .tether
+                .tenant(actor, issued.invite.tenant_id)
+                .await
+                .map(|t| t.name.to_string())
+                .unwrap_or_default();
+            link_page(
+                &member,
+                "/users/invites",
+                &issued,
+                tenant_name,
+                ("/users/invites", "Back to pending invites"),
+            )
+        }
+        Err(error) => refused(&member.tenant, &error),
+    }
+}
+
+struct EventRow {
+    at: String,
+    action: String,
+    actor: String,
+    tenant: String,
+    target: String,
+    ip: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    frame: Frame,
+    events: Vec<EventRow>,
+    tenants: Vec<(i64, String, bool)>,
+    action: String,
+}
+
+/// `GET /audit`, filterable by action and tenant.
+pub async fn audit(
+    State(app): State<AppState>,
+    member: Member,
+    Query(filter): Query<TenantFilter>,
+) -> Response {
+    let actor = &member.signed_in.actor;
+    let chosen: Option<i64> = filter.tenant.parse().ok();
+    let tenants = match app.tether.list_tenants(actor).await {
+        Ok(tenants) => tenants,
+        Err(error) => return refused(&member.tenant, &error),
+    };
+    let names = tenant_names(&tenants);
+    let query = AuditQuery {
+        tenant_id: chosen.map(TenantId),
+        action: Some(filter.action.trim().to_owned()).filter(|a| !a.is_empty()),
+        page: PageRequest {
+            before_id: None,
+            limit: MAX_LIMIT,
+        },
+        ..AuditQuery::default()
+    };
+    let events = match app.tether.list_audit_events(actor, query).await {
+        Ok(page) => page.items,
+        Err(error) => return refused(&member.tenant, &error),
+    };
+    let template = AuditPage {
+        frame: wide(member.frame("/audit")),
+        events: events
+            .into_iter()
+            .map(|e| EventRow {
+                at: e.at.to_date_time(),
+                action: e.action,
+                actor: e
+                    .actor_id
+                    .map_or_else(|| String::from("system"), |id| format!("user {id}")),
+                tenant: e
+                    .tenant_id
+                    .and_then(|id| names.get(&id).cloned())
+                    .unwrap_or_default(),
+                target: match (e.target_type, e.target_id) {
+                    (Some(kind), Some(id)) => format!("{kind} {id}"),
+                    _ => String::new(),
+                },
+                ip: e.ip.unwrap_or_default(),
+            })
+            .collect(),
+        tenants: tenants
+            .iter()
+            .map(|t| {
+                (
+                    t.tenant.id.0,
+                    t.tenant.name.to_string(),
+                    Some(t.tenant.id.0) == chosen,
+                )
+            })
+            .collect(),
+        action: filter.action,
+    };
+    member.page(StatusCode::OK, &template)
+}

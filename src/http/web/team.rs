@@ -1,0 +1,157 @@
+//! The client portal's Team page: the tenant's users and, for client admins, inviting
+//! (roles up to `client_admin`) and revoking the tenant's pending invites.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::header::LOCATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+
+use super::account::Member;
+use super::console::{
+    expiry_choices, link_page, open_invites, refused, role_choices, ActionForm, InviteFields,
+    InviteRow,
+};
+use super::Frame;
+use crate::domain::error::Error;
+use crate::domain::invite::InviteId;
+use crate::domain::page::{PageRequest, MAX_LIMIT};
+use crate::domain::role::Role;
+use crate::domain::user::UserQuery;
+use crate::http::AppState;
+
+struct MemberRow {
+    name: String,
+    email: String,
+    role: &'static str,
+    status: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "team.html")]
+struct TeamPage {
+    frame: Frame,
+    users: Vec<MemberRow>,
+    is_admin: bool,
+    invites: Vec<InviteRow>,
+    email: String,
+    name: String,
+    roles: Vec<(i64, &'static str, bool)>,
+    expiries: Vec<(u32, &'static str, bool)>,
+    tenant_id: i64,
+    errors: Vec<String>,
+}
+
+async fn team_page(
+    app: &AppState,
+    member: &Member,
+    fields: &InviteFields,
+    errors: Vec<String>,
+) -> Result<TeamPage, Error> {
+    let actor = &member.signed_in.actor;
+    let query = UserQuery {
+        page: PageRequest {
+            before_id: None,
+            limit: MAX_LIMIT,
+        },
+        ..UserQuery::default()
+    };
+    let users = app.tether.list_users(actor, query).await?.items;
+    let is_admin = member.signed_in.user.role == Role::ClientAdmin;
+    let invites = if is_admin {
+        open_invites(app, member, Some(member.tenant.id)).await?
+    } else {
+        Vec::new()
+    };
+    Ok(TeamPage {
+        frame: member.frame("/team"),
+        users: users
+            .into_iter()
+            .map(|u| MemberRow {
+                name: u.name.to_string(),
+                email: u.email.to_string(),
+                role: u.role.label(),
+                status: if u.active { "Active" } else { "Deactivated" },
+            })
+            .collect(),
+        is_admin,
+        invites,
+        email: fields.email.clone(),
+        name: fields.name.clone(),
+        roles: role_choices(
+            &[Role::ClientAdmin, Role::ClientUser],
+            fields.role_id.parse().ok(),
+        ),
+        expiries: expiry_choices(fields.expires_hours.parse().ok()),
+        tenant_id: member.tenant.id.0,
+        errors,
+    })
+}
+
+/// `GET /team`.
+pub async fn team(State(app): State<AppState>, member: Member) -> Response {
+    match team_page(&app, &member, &InviteFields::default(), Vec::new()).await {
+        Ok(template) => member.page(StatusCode::OK, &template),
+        Err(error) => refused(&member.tenant, &error),
+    }
+}
+
+/// `POST /team`: invite a teammate into this tenant → the link page.
+pub async fn invite(
+    State(app): State<AppState>,
+    member: Member,
+    headers: HeaderMap,
+    Form(fields): Form<InviteFields>,
+) -> Response {
+    if let Some(refusal) = member.untrusted_form(&app, &headers, &fields.csrf_token) {
+        return refusal;
+    }
+    // The tenant is always this site's: the form's field cannot point elsewhere.
+    let input = fields.to_new_invite(member.tenant.id.0);
+    match app
+        .tether
+        .create_invite(&member.signed_in.actor, input)
+        .await
+    {
+        Ok(issued) => link_page(
+            &member,
+            "/team",
+            &issued,
+            member.tenant.name.to_string(),
+            ("/team", "Back to your team"),
+        ),
+        Err(error @ (Error::Validation(_) | Error::Conflict(_))) => {
+            let messages = match &error {
+                Error::Validation(fields) => fields.iter().map(|f| f.message.clone()).collect(),
+                other => vec![other.to_string()],
+            };
+            match team_page(&app, &member, &fields, messages).await {
+                Ok(template) => member.page(StatusCode::UNPROCESSABLE_ENTITY, &template),
+                Err(error) => refused(&member.tenant, &error),
+            }
+        }
+        Err(error) => refused(&member.tenant, &error),
+    }
+}
+
+/// `POST /team/invites/{id}/revoke`.
+pub async fn revoke(
+    State(app): State<AppState>,
+    member: Member,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    if let Some(refusal) = member.untrusted_form(&app, &headers, &form.csrf_token) {
+        return refusal;
+    }
+    match app
+        .tether
+        .revoke_invite(&member.signed_in.actor, InviteId(id))
+        .await
+    {
+        Ok(()) => (StatusCode::SEE_OTHER, [(LOCATION, "/team")]).into_response(),
+        Err(error) => refused(&member.tenant, &error),
+    }
+}
