@@ -15,3 +15,4 @@ mod api_isolation;
 mod api_limits;
 
 mod web;
+mod web_console;

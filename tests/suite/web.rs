@@ -22,13 +22,13 @@ crate::on_both_engines!(
     branding_is_served_on_the_tenants_host,
 );
 
-const ACME: &str = "acme.atechsolutions.org";
+pub const ACME: &str = "acme.atechsolutions.org";
 
-fn text(reply: &Reply) -> String {
+pub fn text(reply: &Reply) -> String {
     String::from_utf8_lossy(&reply.bytes).into_owned()
 }
 
-async fn page(api: &Api, host: &str, path: &str, cookie: Option<&str>) -> Reply {
+pub async fn page(api: &Api, host: &str, path: &str, cookie: Option<&str>) -> Reply {
     let mut request = Request::get(path).header("host", host);
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
@@ -37,7 +37,7 @@ async fn page(api: &Api, host: &str, path: &str, cookie: Option<&str>) -> Reply 
 }
 
 /// A form as a browser submits it from the page: same origin, cookies included.
-async fn submit(
+pub async fn submit(
     api: &Api,
     host: &str,
     path: &str,
@@ -60,7 +60,7 @@ async fn submit(
     api.send(request.body(Body::from(body)).unwrap()).await
 }
 
-fn urlencode(value: &str) -> String {
+pub fn urlencode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
@@ -71,7 +71,7 @@ fn urlencode(value: &str) -> String {
 }
 
 /// The CSRF cookie a page set and the token its form carries.
-fn form_credentials(reply: &Reply) -> (String, String) {
+pub fn form_credentials(reply: &Reply) -> (String, String) {
     let cookie = reply
         .headers
         .get_all("set-cookie")
@@ -88,7 +88,7 @@ fn form_credentials(reply: &Reply) -> (String, String) {
     (cookie, token)
 }
 
-fn session_cookie(reply: &Reply) -> Option<String> {
+pub fn session_cookie(reply: &Reply) -> Option<String> {
     reply
         .headers
         .get_all("set-cookie")
@@ -98,7 +98,7 @@ fn session_cookie(reply: &Reply) -> Option<String> {
         .map(str::to_owned)
 }
 
-const SAME_ORIGIN: &[(&str, &str)] = &[("sec-fetch-site", "same-origin"), ("origin", "null")];
+pub const SAME_ORIGIN: &[(&str, &str)] = &[("sec-fetch-site", "same-origin"), ("origin", "null")];
 
 async fn the_invite_page_is_branded_and_sent_with_safe_headers(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;

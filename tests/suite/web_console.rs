@@ -1,0 +1,479 @@
+//! The MSP console and the client portal's Team page, driven as a browser drives them.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use tether::domain::invite::InviteStatus;
+use tether::domain::role::Role;
+
+use crate::common::{Api, Reply, TestApp, GOOD_PASSWORD};
+use crate::web::{form_credentials, page, session_cookie, submit, text, ACME, SAME_ORIGIN};
+
+crate::on_both_engines!(
+    an_msp_admin_creates_a_client_with_a_logo_and_invites_its_admin,
+    msp_staff_are_invited_from_the_users_page,
+    pending_invites_are_revoked_and_reissued_from_the_console,
+    a_client_admin_invites_and_revokes_from_team,
+    technicians_and_client_users_cannot_invite_from_the_pages,
+    console_forms_refuse_cross_site_posts,
+    names_and_emails_are_escaped_in_the_console,
+);
+
+const MSP: &str = "atechsolutions.org";
+
+/// A signed-in browser: its cookies and the form token of its pages.
+struct Browser {
+    cookies: String,
+    token: String,
+}
+
+async fn sign_in(app: &TestApp, api: &Api, host: &str, email: &str) -> Browser {
+    let login = page(api, host, "/login", None).await;
+    let (csrf, token) = form_credentials(&login);
+    let _ = app;
+    let done = submit(
+        api,
+        host,
+        "/login",
+        &csrf,
+        &[
+            ("csrf_token", &token),
+            ("email", email),
+            ("password", GOOD_PASSWORD),
+        ],
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(
+        done.status,
+        StatusCode::SEE_OTHER,
+        "{email} signs in on {host}: {}",
+        text(&done)
+    );
+    let session = session_cookie(&done).unwrap();
+    Browser {
+        cookies: format!("{csrf}; {}", session.split(';').next().unwrap()),
+        token,
+    }
+}
+
+impl Browser {
+    async fn get(&self, api: &Api, host: &str, path: &str) -> Reply {
+        page(api, host, path, Some(&self.cookies)).await
+    }
+
+    async fn post(&self, api: &Api, host: &str, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let mut all = vec![("csrf_token", self.token.as_str())];
+        all.extend_from_slice(fields);
+        submit(api, host, path, &self.cookies, &all, SAME_ORIGIN).await
+    }
+}
+
+fn link_in(reply: &Reply) -> String {
+    let html = text(reply);
+    let marker = "id=\"invite-link\" type=\"text\" value=\"";
+    let start = html.find(marker).expect("the page shows the link") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+fn multipart(boundary: &str, fields: &[(&str, &str)], logo: Option<&[u8]>) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    if let Some(bytes) = logo {
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"logo\"; filename=\"logo.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
+        body.extend(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    body
+}
+
+async fn an_msp_admin_creates_a_client_with_a_logo_and_invites_its_admin(app: TestApp) {
+    app.user("admin@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    let api = app.api().await;
+    let browser = sign_in(&app, &api, MSP, "admin@atechsolutions.org").await;
+    let dashboard = browser.get(&api, MSP, "/").await;
+    assert_eq!(dashboard.status, StatusCode::OK);
+    assert!(text(&dashboard).contains("Dashboard") && text(&dashboard).contains("Recent activity"));
+
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.resize(200, 0);
+    let boundary = "tetherboundary";
+    let body = multipart(
+        boundary,
+        &[
+            ("csrf_token", &browser.token),
+            ("name", "Acme Corp"),
+            ("slug", "acme"),
+            ("accent_colour", "#d9480f"),
+        ],
+        Some(&png),
+    );
+    let created = api
+        .send(
+            Request::post("/clients/new")
+                .header("host", MSP)
+                .header("cookie", &browser.cookies)
+                .header("sec-fetch-site", "same-origin")
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", text(&created));
+    let clients = browser.get(&api, MSP, "/clients").await;
+    let html = text(&clients);
+    assert!(html.contains("Acme Corp") && html.contains("https://acme.atechsolutions.org"));
+    let acme = app.tether.tenant_by_slug("acme").await.unwrap().unwrap();
+    assert_eq!(acme.accent_colour.as_str(), "#D9480F");
+    assert!(acme.logo_etag.is_some());
+    assert!(html.contains(&format!("/clients/{}/invite", acme.id.0)));
+
+    let form = browser
+        .get(&api, MSP, &format!("/clients/{}/invite", acme.id.0))
+        .await;
+    assert!(text(&form).contains("Generate Invite Link"));
+    let issued = browser
+        .post(
+            &api,
+            MSP,
+            &format!("/clients/{}/invite", acme.id.0),
+            &[
+                ("email", "alice@acme.com"),
+                ("name", "Alice"),
+                ("role_id", "3"),
+                ("expires_hours", "24"),
+                ("tenant_id", "999"),
+            ],
+        )
+        .await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", text(&issued));
+    assert_eq!(issued.header("cache-control"), Some("no-store"));
+    assert!(text(&issued).contains("Treat this link like a temporary password"));
+    assert!(text(&issued).contains("data-copy=\"invite-link\""));
+    let link = link_in(&issued);
+    let token = link
+        .strip_prefix("https://acme.atechsolutions.org/invite/")
+        .expect("a link on Acme's host");
+    let invite = app
+        .tether
+        .open_invite_link(token, Some(acme.id))
+        .await
+        .unwrap();
+    assert_eq!(invite.invite.role, Role::ClientAdmin);
+    assert_eq!(
+        invite.invite.expires_at,
+        app.now().plus(std::time::Duration::from_secs(24 * 3600))
+    );
+}
+
+async fn msp_staff_are_invited_from_the_users_page(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    app.user("admin@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    let api = app.api().await;
+    let browser = sign_in(&app, &api, MSP, "admin@atechsolutions.org").await;
+    let form = browser.get(&api, MSP, "/users/invite").await;
+    assert!(text(&form).contains("MSP Staff"));
+    let staff = browser
+        .post(
+            &api,
+            MSP,
+            "/users/invite",
+            &[
+                ("email", "tech@atechsolutions.org"),
+                ("msp_staff", "1"),
+                ("role_id", "2"),
+                ("tenant_id", &acme.id.0.to_string()),
+                ("expires_hours", "72"),
+            ],
+        )
+        .await;
+    assert_eq!(staff.status, StatusCode::CREATED, "{}", text(&staff));
+    assert!(link_in(&staff).starts_with("https://atechsolutions.org/invite/"));
+    let client = browser
+        .post(
+            &api,
+            MSP,
+            "/users/invite",
+            &[
+                ("email", "bob@acme.com"),
+                ("role_id", "4"),
+                ("tenant_id", &acme.id.0.to_string()),
+                ("expires_hours", "72"),
+            ],
+        )
+        .await;
+    assert_eq!(client.status, StatusCode::CREATED);
+    assert!(link_in(&client).starts_with("https://acme.atechsolutions.org/invite/"));
+    let mismatch = browser
+        .post(
+            &api,
+            MSP,
+            "/users/invite",
+            &[
+                ("email", "x@acme.com"),
+                ("msp_staff", "1"),
+                ("role_id", "4"),
+                ("expires_hours", "72"),
+            ],
+        )
+        .await;
+    assert_eq!(mismatch.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text(&mismatch).contains("cannot be held"),
+        "{}",
+        text(&mismatch)
+    );
+    assert!(
+        text(&mismatch).contains("value=\"x@acme.com\""),
+        "the form is kept"
+    );
+    let users = browser
+        .get(&api, MSP, &format!("/users?tenant={}", app.msp.id.0))
+        .await;
+    assert!(text(&users).contains("admin@atechsolutions.org"));
+}
+
+async fn pending_invites_are_revoked_and_reissued_from_the_console(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    app.user("admin@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    let revoked = app.invite("r@acme.com", &acme, Role::ClientUser).await;
+    let resent = app.invite("s@acme.com", &acme, Role::ClientUser).await;
+    let api = app.api().await;
+    let browser = sign_in(&app, &api, MSP, "admin@atechsolutions.org").await;
+    let list = browser.get(&api, MSP, "/users/invites").await;
+    assert!(text(&list).contains("r@acme.com") && text(&list).contains("Re-issue"));
+
+    let done = browser
+        .post(
+            &api,
+            MSP,
+            &format!("/users/invites/{}/revoke", revoked.invite.id.0),
+            &[],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let gone = page(
+        &api,
+        ACME,
+        &format!("/invite/{}", revoked.token.expose()),
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::GONE);
+    assert!(text(&gone).contains("revoked"));
+
+    let fresh = browser
+        .post(
+            &api,
+            MSP,
+            &format!("/users/invites/{}/reissue", resent.invite.id.0),
+            &[],
+        )
+        .await;
+    assert_eq!(fresh.status, StatusCode::CREATED);
+    let token = link_in(&fresh).rsplit('/').next().unwrap().to_owned();
+    assert!(app
+        .tether
+        .open_invite_link(&token, Some(acme.id))
+        .await
+        .is_ok());
+    let old = app
+        .tether
+        .invite(&app.operator, resent.invite.id)
+        .await
+        .unwrap();
+    assert_eq!(old.status, InviteStatus::Revoked);
+}
+
+async fn a_client_admin_invites_and_revokes_from_team(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    app.user("boss@acme.com", &acme, Role::ClientAdmin).await;
+    let api = app.api().await;
+    let browser = sign_in(&app, &api, ACME, "boss@acme.com").await;
+    let team = browser.get(&api, ACME, "/team").await;
+    assert!(text(&team).contains("boss@acme.com") && text(&team).contains("Generate Invite Link"));
+    assert!(!text(&team).contains("MSP admin"), "no MSP role is offered");
+    let issued = browser
+        .post(
+            &api,
+            ACME,
+            "/team",
+            &[
+                ("email", "mate@acme.com"),
+                ("role_id", "4"),
+                ("expires_hours", "72"),
+                ("tenant_id", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", text(&issued));
+    assert!(link_in(&issued).starts_with("https://acme.atechsolutions.org/invite/"));
+    let msp_role = browser
+        .post(
+            &api,
+            ACME,
+            "/team",
+            &[
+                ("email", "evil@acme.com"),
+                ("role_id", "1"),
+                ("expires_hours", "72"),
+            ],
+        )
+        .await;
+    assert_eq!(msp_role.status, StatusCode::FORBIDDEN);
+
+    let pending = app
+        .tether
+        .list_invites(
+            &app.operator,
+            tether::domain::invite::InviteQuery {
+                email: Some("mate@acme.com".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let id = pending.items[0].id.0;
+    let team = browser.get(&api, ACME, "/team").await;
+    assert!(text(&team).contains("mate@acme.com"));
+    let revoked = browser
+        .post(&api, ACME, &format!("/team/invites/{id}/revoke"), &[])
+        .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    let invite = app
+        .tether
+        .invite(&app.operator, tether::domain::invite::InviteId(id))
+        .await
+        .unwrap();
+    assert_eq!(invite.status, InviteStatus::Revoked);
+}
+
+async fn technicians_and_client_users_cannot_invite_from_the_pages(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    app.user("tech@atechsolutions.org", &app.msp, Role::MspTechnician)
+        .await;
+    app.user("user@acme.com", &acme, Role::ClientUser).await;
+    let api = app.api().await;
+    let tech = sign_in(&app, &api, MSP, "tech@atechsolutions.org").await;
+    let refused = tech
+        .post(
+            &api,
+            MSP,
+            &format!("/clients/{}/invite", acme.id.0),
+            &[
+                ("email", "x@acme.com"),
+                ("role_id", "4"),
+                ("expires_hours", "72"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        tech.get(&api, MSP, "/users/invites").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(tech.get(&api, MSP, "/clients").await.status, StatusCode::OK);
+    let user = sign_in(&app, &api, ACME, "user@acme.com").await;
+    let team = user.get(&api, ACME, "/team").await;
+    assert!(!text(&team).contains("Generate Invite Link"));
+    let refused = user
+        .post(
+            &api,
+            ACME,
+            "/team",
+            &[
+                ("email", "x@acme.com"),
+                ("role_id", "4"),
+                ("expires_hours", "72"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM invites WHERE email = 'x@acme.com'")
+            .await,
+        0
+    );
+    let console = user.get(&api, MSP, "/").await;
+    assert_eq!(
+        console.status,
+        StatusCode::SEE_OTHER,
+        "a client's session does not open the MSP console"
+    );
+}
+
+async fn console_forms_refuse_cross_site_posts(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    app.user("admin@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    let pending = app.invite("p@acme.com", &acme, Role::ClientUser).await;
+    let api = app.api().await;
+    let browser = sign_in(&app, &api, MSP, "admin@atechsolutions.org").await;
+    let path = format!("/users/invites/{}/revoke", pending.invite.id.0);
+    let cross = submit(
+        &api,
+        MSP,
+        &path,
+        &browser.cookies,
+        &[("csrf_token", &browser.token)],
+        &[("sec-fetch-site", "cross-site")],
+    )
+    .await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN);
+    let sibling = submit(
+        &api,
+        MSP,
+        &path,
+        &browser.cookies,
+        &[("csrf_token", &browser.token)],
+        &[("origin", "https://acme.atechsolutions.org")],
+    )
+    .await;
+    assert_eq!(sibling.status, StatusCode::FORBIDDEN);
+    let tokenless = submit(&api, MSP, &path, &browser.cookies, &[], SAME_ORIGIN).await;
+    assert_eq!(tokenless.status, StatusCode::FORBIDDEN);
+    let invite = app
+        .tether
+        .invite(&app.operator, pending.invite.id)
+        .await
+        .unwrap();
+    assert_eq!(invite.status, InviteStatus::Pending);
+}
+
+async fn names_and_emails_are_escaped_in_the_console(app: TestApp) {
+    let payload = "<script>alert(1)</script>";
+    let acme = app.client(&format!("Acme {payload}"), "acme").await;
+    app.user("admin@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    let issued = app.invite("victim@acme.com", &acme, Role::ClientUser).await;
+    app.accept(issued.token.expose(), &format!("Eve {payload}"))
+        .await
+        .unwrap();
+    let api = app.api().await;
+    let browser = sign_in(&app, &api, MSP, "admin@atechsolutions.org").await;
+    for path in [
+        "/",
+        "/clients",
+        "/users",
+        "/users/invites",
+        "/audit",
+        &format!("/clients/{}", acme.id.0),
+        &format!("/clients/{}/invite", acme.id.0),
+    ] {
+        let reply = browser.get(&api, MSP, path).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        let html = text(&reply);
+        assert!(
+            !html.contains(payload) && !html.contains("<img src=x>"),
+            "{path} shows a payload unescaped"
+        );
+    }
+}
