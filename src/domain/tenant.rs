@@ -151,33 +151,47 @@ impl AccentColour {
         &self.0
     }
 
-    fn channel(&self, index: usize) -> f64 {
-        let start = 1 + index * 2;
-        let value = u8::from_str_radix(&self.0[start..start + 2], 16).unwrap_or(0);
-        let c = f64::from(value) / 255.0;
-        // sRGB to linear light, as WCAG 2 defines relative luminance.
+    fn rgb(&self) -> [u8; 3] {
+        let channel = |i: usize| u8::from_str_radix(&self.0[1 + i * 2..3 + i * 2], 16).unwrap_or(0);
+        [channel(0), channel(1), channel(2)]
+    }
+
+    /// A colour that carries text readably, and that text's colour: the accent itself when
+    /// black or white text on it reaches WCAG AA (4.5:1), otherwise the accent darkened
+    /// just enough for white text to. Buttons use it; the brand stripe uses the accent as is.
+    pub fn readable(&self) -> (String, &'static str) {
+        let mut rgb = self.rgb();
+        if contrast(luminance(rgb), luminance(DARK_TEXT)) >= 4.5 {
+            return (self.0.clone(), "#111111");
+        }
+        while contrast(luminance(rgb), 1.0) < 4.5 {
+            rgb = rgb.map(|c| (f64::from(c) * 0.92) as u8);
+        }
+        (
+            format!("#{:02X}{:02X}{:02X}", rgb[0], rgb[1], rgb[2]),
+            "#FFFFFF",
+        )
+    }
+}
+
+const DARK_TEXT: [u8; 3] = [0x11, 0x11, 0x11];
+
+/// WCAG 2 relative luminance.
+fn luminance(rgb: [u8; 3]) -> f64 {
+    let linear = |c: u8| {
+        let c = f64::from(c) / 255.0;
         if c <= 0.03928 {
             c / 12.92
         } else {
             ((c + 0.055) / 1.055).powf(2.4)
         }
-    }
+    };
+    0.2126 * linear(rgb[0]) + 0.7152 * linear(rgb[1]) + 0.0722 * linear(rgb[2])
+}
 
-    fn luminance(&self) -> f64 {
-        0.2126 * self.channel(0) + 0.7152 * self.channel(1) + 0.0722 * self.channel(2)
-    }
-
-    /// Black or white, whichever contrasts more with this colour, for text drawn on it.
-    pub fn text_colour(&self) -> &'static str {
-        let l = self.luminance();
-        let contrast_with_white = 1.05 / (l + 0.05);
-        let contrast_with_black = (l + 0.05) / 0.05;
-        if contrast_with_white >= contrast_with_black {
-            "#FFFFFF"
-        } else {
-            "#111111"
-        }
-    }
+fn contrast(a: f64, b: f64) -> f64 {
+    let (light, dark) = if a > b { (a, b) } else { (b, a) };
+    (light + 0.05) / (dark + 0.05)
 }
 
 /// The image formats a logo may have, recognised by their leading bytes.
@@ -329,21 +343,22 @@ mod tests {
 
     #[test]
     fn text_on_the_accent_colour_stays_readable() {
+        for colour in [
+            "#FFFF00", "#1E3A8A", "#FFFFFF", "#000000", "#D9480F", "#2563EB", "#0B7285", "#FF00FF",
+        ] {
+            let (background, text) = AccentColour::parse(colour).unwrap().readable();
+            let background = AccentColour::parse(&background).unwrap().rgb();
+            let text = AccentColour::parse(text).unwrap().rgb();
+            let ratio = contrast(luminance(background), luminance(text));
+            assert!(ratio >= 4.5, "{colour}: {ratio}");
+        }
         assert_eq!(
-            AccentColour::parse("#FFFF00").unwrap().text_colour(),
-            "#111111"
+            AccentColour::parse("#FFFF00").unwrap().readable(),
+            (String::from("#FFFF00"), "#111111")
         );
         assert_eq!(
-            AccentColour::parse("#1E3A8A").unwrap().text_colour(),
-            "#FFFFFF"
-        );
-        assert_eq!(
-            AccentColour::parse("#FFFFFF").unwrap().text_colour(),
-            "#111111"
-        );
-        assert_eq!(
-            AccentColour::parse("#000000").unwrap().text_colour(),
-            "#FFFFFF"
+            AccentColour::parse("#1E3A8A").unwrap().readable(),
+            (String::from("#1E3A8A"), "#FFFFFF")
         );
     }
 

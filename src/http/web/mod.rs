@@ -207,12 +207,13 @@ async fn logo(State(app): State<AppState>, Site(tenant): Site, headers: HeaderMa
     }
 }
 
-/// The tenant's colours as CSS custom properties.
+/// The tenant's colours as CSS custom properties: the brand colour as chosen, and a variant
+/// of it that carries text readably.
 async fn theme(Site(tenant): Site) -> Response {
+    let (surface, text) = tenant.accent_colour.readable();
     let css = format!(
-        ":root {{ --accent: {}; --accent-text: {}; }}\n",
-        tenant.accent_colour.as_str(),
-        tenant.accent_colour.text_colour()
+        ":root {{ --brand: {}; --accent: {surface}; --accent-text: {text}; }}\n",
+        tenant.accent_colour.as_str()
     );
     (
         [

@@ -1,0 +1,217 @@
+// Browser tests of the flows people do, in headless Chromium (quality.md "Tests and CI"):
+// the first MSP admin sets up their account; they sign in, create a branded client, generate
+// an invite and copy the link; the recipient opens it on the client's host, sees its logo and
+// colour, sets a password and lands in the portal; the link then says "already used"; the
+// client admin invites a teammate from Team; the MSP admin revokes it and its link says so.
+// Screenshots of the key pages at desktop and phone widths go to target/screenshots/, and
+// axe-core checks the key pages for serious or critical accessibility violations.
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "..");
+const binary = process.env.TETHER_BIN ?? join(root, "target/debug/tether");
+const screenshots = join(root, "target/screenshots");
+const port = Number(process.env.TETHER_E2E_PORT ?? 18743);
+const base = `http://localhost:${port}`;
+const acme = `http://acme.localhost:${port}`;
+const password = "quartz mitten orbit paddle";
+const axeSource = readFileSync(join(here, "node_modules/axe-core/axe.min.js"), "utf8");
+const viewports = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } };
+
+mkdirSync(screenshots, { recursive: true });
+
+/** Starts `tether serve` on an empty database and returns it with the first-admin link. */
+async function startServer() {
+  const dir = mkdtempSync(join(tmpdir(), "tether-e2e-"));
+  const server = spawn(binary, ["serve", "--bind", `127.0.0.1:${port}`, "--base-url", base], {
+    cwd: dir,
+    env: { ...process.env, RUST_LOG: "warn", TETHER_DATABASE_URL: join(dir, "tether.db") },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: server.stdout });
+  const link = await new Promise((resolveLink, reject) => {
+    server.on("exit", (code) => reject(new Error(`tether exited with ${code}`)));
+    lines.on("line", (line) => {
+      const match = line.trim().match(/^http:\/\/localhost:\d+\/invite\/[A-Za-z0-9_-]{43}$/);
+      if (match) resolveLink(match[0]);
+    });
+  });
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) return { server, link };
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("the server never became ready");
+}
+
+async function shoot(page, name) {
+  for (const [label, size] of Object.entries(viewports)) {
+    await page.setViewportSize(size);
+    await page.screenshot({ path: join(screenshots, `${name}-${label}.png`), fullPage: true });
+  }
+  await page.setViewportSize(viewports.desktop);
+}
+
+/** axe-core on the current page: no serious or critical violation. */
+async function checkAccessibility(page, name) {
+  const results = await page.evaluate(`${axeSource}; axe.run(document, { resultTypes: ["violations"] })`);
+  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  const summary = bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  assert.deepEqual(summary, [], `${name} has accessibility violations`);
+  console.log(`  axe: ${name} has no serious or critical violation`);
+}
+
+async function newPage(browser, options = {}) {
+  const context = await browser.newContext({ viewport: viewports.desktop, ...options });
+  return context.newPage();
+}
+
+const step = (text) => console.log(`- ${text}`);
+
+const { server, link: firstAdminLink } = await startServer();
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--host-resolver-rules=MAP *.localhost 127.0.0.1",
+  ],
+});
+
+try {
+  step("the first MSP admin opens the one-time link and sets up their account");
+  const admin = await newPage(browser, { permissions: ["clipboard-read", "clipboard-write"] });
+  await admin.goto(firstAdminLink);
+  await admin.getByLabel("Email").fill("owner@atechsolutions.org");
+  await admin.getByLabel("Name").fill("Olivia Owner");
+  await admin.getByLabel("Password", { exact: true }).fill(password);
+  await admin.getByLabel("Confirm password").fill(password);
+  await admin.getByRole("button", { name: "Create account" }).click();
+  await admin.waitForURL(`${base}/`);
+  await admin.getByRole("heading", { name: "Dashboard" }).waitFor();
+
+  step("the MSP admin signs out and signs in again");
+  await admin.getByRole("button", { name: "Sign out" }).click();
+  await admin.waitForURL(`${base}/login`);
+  await checkAccessibility(admin, "sign-in page");
+  await shoot(admin, "login");
+  await admin.getByLabel("Email").fill("owner@atechsolutions.org");
+  await admin.getByLabel("Password").fill(password);
+  await admin.getByRole("button", { name: "Sign in" }).click();
+  await admin.waitForURL(`${base}/`);
+
+  step("they create Acme Corp with a logo and a colour");
+  await admin.getByRole("link", { name: "Clients", exact: true }).click();
+  await admin.getByRole("link", { name: "New client" }).click();
+  await checkAccessibility(admin, "new client form");
+  await admin.getByLabel("Name").fill("Acme Corp");
+  await admin.getByLabel("Address").fill("acme");
+  await admin.getByLabel("Accent colour").fill("#d9480f");
+  await admin.getByLabel("Logo").setInputFiles(join(here, "acme-logo.png"));
+  await admin.getByRole("button", { name: "Create client" }).click();
+  await admin.waitForURL(`${base}/clients`);
+  const row = admin.getByRole("row", { name: /Acme Corp/ });
+  await row.waitFor();
+  await checkAccessibility(admin, "clients page");
+  await shoot(admin, "clients");
+
+  step("they generate an invite link for Alice and copy it");
+  await row.getByRole("link", { name: "Invite" }).click();
+  await admin.getByLabel("Email").fill("alice@acme.com");
+  await admin.getByLabel("Name").fill("Alice Smith");
+  await admin.getByLabel("Role").selectOption({ label: "Client admin" });
+  await admin.getByLabel("Expires in").selectOption({ label: "3 days" });
+  await checkAccessibility(admin, "invite form");
+  await shoot(admin, "invite-form");
+  await admin.getByRole("button", { name: "Generate Invite Link" }).click();
+  const linkField = admin.getByLabel("Invite link");
+  const aliceLink = await linkField.inputValue();
+  assert.match(aliceLink, new RegExp(`^${acme}/invite/[A-Za-z0-9_-]{43}$`));
+  await admin.getByText("Treat this link like a temporary password").waitFor();
+  await admin.getByRole("button", { name: "Copy" }).click();
+  await admin.getByRole("button", { name: "Copied" }).waitFor();
+  assert.equal(await admin.evaluate(() => navigator.clipboard.readText()), aliceLink);
+  await checkAccessibility(admin, "invite link page");
+  await shoot(admin, "invite-link");
+
+  step("Alice opens the link on acme.localhost and sees Acme's logo and colour");
+  const alice = await newPage(browser);
+  await alice.goto(aliceLink);
+  await alice.getByRole("heading", { name: "You're invited to join Acme Corp as Client admin" }).waitFor();
+  const logo = alice.getByRole("img", { name: "Acme Corp logo" });
+  await logo.waitFor();
+  assert.ok(await logo.evaluate((img) => img.complete && img.naturalWidth > 0), "the logo loads");
+  const bar = await alice.locator("header.bar").evaluate((el) => getComputedStyle(el).borderTopColor);
+  assert.equal(bar, "rgb(217, 72, 15)", "the header wears Acme's accent colour");
+  assert.equal(await alice.getByText("Tether").count(), 0, "no Tether branding on a client host");
+  assert.equal(await alice.getByLabel("Email").inputValue(), "alice@acme.com");
+  assert.equal(await alice.getByLabel("Name").inputValue(), "Alice Smith");
+  await checkAccessibility(alice, "invite page");
+  await shoot(alice, "invite-page");
+
+  step("a weak password is refused with the estimator's advice, and the name is kept");
+  await alice.getByLabel("Password", { exact: true }).fill("password1234");
+  await alice.getByLabel("Confirm password").fill("password1234");
+  await alice.getByRole("button", { name: "Create account" }).click();
+  await alice.getByText("too easy to guess").waitFor();
+  assert.equal(await alice.getByLabel("Name").inputValue(), "Alice Smith");
+  assert.equal(await alice.getByLabel("Password", { exact: true }).inputValue(), "");
+  await shoot(alice, "invite-page-weak-password");
+
+  step("she sets a good password and lands in Acme's portal, signed in");
+  await alice.getByLabel("Password", { exact: true }).fill("violet anchor meadow 42");
+  await alice.getByLabel("Confirm password").fill("violet anchor meadow 42");
+  await alice.getByRole("button", { name: "Create account" }).click();
+  await alice.waitForURL(`${acme}/`);
+  await alice.getByRole("heading", { name: "Welcome, Alice Smith" }).waitFor();
+  await checkAccessibility(alice, "portal home");
+  await shoot(alice, "portal-home");
+
+  step("the link opened again says it was already used");
+  const again = await newPage(browser);
+  await again.goto(aliceLink);
+  await again.getByRole("heading", { name: "This invite link has already been used" }).waitFor();
+  await again.getByRole("link", { name: "Sign in" }).waitFor();
+  await shoot(again, "invite-used");
+
+  step("Alice invites a teammate from Team");
+  await alice.getByRole("link", { name: "Team", exact: true }).click();
+  await alice.getByLabel("Email").fill("bob@acme.com");
+  await alice.getByLabel("Role").selectOption({ label: "Client user" });
+  await checkAccessibility(alice, "team page");
+  await shoot(alice, "team");
+  await alice.getByRole("button", { name: "Generate Invite Link" }).click();
+  const bobLink = await alice.getByLabel("Invite link").inputValue();
+  assert.match(bobLink, new RegExp(`^${acme}/invite/`));
+
+  step("the MSP admin revokes Bob's pending invite, and its link then says so");
+  await admin.getByRole("link", { name: "Pending invites", exact: true }).click();
+  await admin.getByRole("row", { name: /bob@acme\.com/ }).waitFor();
+  await checkAccessibility(admin, "pending invites");
+  await shoot(admin, "pending-invites");
+  await admin.getByRole("button", { name: "Revoke the invite for bob@acme.com" }).click();
+  await admin.waitForURL(`${base}/users/invites`);
+  assert.equal(await admin.getByRole("row", { name: /bob@acme\.com/ }).count(), 0);
+  const bob = await newPage(browser);
+  await bob.goto(bobLink);
+  await bob.getByRole("heading", { name: "This invite link was revoked" }).waitFor();
+  await shoot(bob, "invite-revoked");
+
+  step("the dashboard shows the activity");
+  await admin.getByRole("link", { name: "Dashboard", exact: true }).click();
+  await checkAccessibility(admin, "dashboard");
+  await shoot(admin, "dashboard");
+  console.log(`browser tests passed; screenshots in ${screenshots}`);
+} finally {
+  await browser.close();
+  server.kill("SIGTERM");
+}
