@@ -116,7 +116,7 @@ try {
   await admin.getByLabel("Name").fill("Acme Corp");
   await admin.getByLabel("Address").fill("acme");
   await admin.getByLabel("Accent colour").fill("#d9480f");
-  await admin.getByLabel("Logo").setInputFiles(join(here, "acme-logo.png"));
+  await admin.getByLabel("Logo").setInputFiles(join(root, "static/demo/acme.png"));
   await admin.getByRole("button", { name: "Create client" }).click();
   await admin.waitForURL(`${base}/clients`);
   const row = admin.getByRole("row", { name: /Acme Corp/ });

@@ -5,14 +5,24 @@ use super::error::{Error, Result};
 use super::invite::{Expiry, IssuedInvite, SystemDraft};
 use super::name::Name;
 use super::role::Role;
-use super::tenant::{AccentColour, Slug, Tenant, TenantKind};
+use super::tenant::{AccentColour, Logo, Slug, Tenant, TenantKind};
 use super::Tether;
 use crate::store;
 
-/// The sample clients `tether serve --demo` creates: name, slug and accent colour.
-const DEMO_CLIENTS: [(&str, &str, &str); 2] = [
-    ("Acme Corp", "acme", "#D9480F"),
-    ("Globex", "globex", "#0B7285"),
+/// The sample clients `tether serve --demo` creates: name, slug, accent colour and logo.
+const DEMO_CLIENTS: [(&str, &str, &str, &[u8]); 2] = [
+    (
+        "Acme Corp",
+        "acme",
+        "#D9480F",
+        include_bytes!("../../static/demo/acme.png"),
+    ),
+    (
+        "Globex",
+        "globex",
+        "#0B7285",
+        include_bytes!("../../static/demo/globex.png"),
+    ),
 ];
 
 impl Tether {
@@ -64,7 +74,7 @@ impl Tether {
     /// that already exist are left alone. Returns the invites it issued.
     pub async fn create_demo(&self) -> Result<Vec<(Tenant, IssuedInvite)>> {
         let mut issued = Vec::new();
-        for (name, slug, colour) in DEMO_CLIENTS {
+        for (name, slug, colour, logo) in DEMO_CLIENTS {
             if self.tenant_by_slug(slug).await?.is_some() {
                 continue;
             }
@@ -87,6 +97,8 @@ impl Tether {
                 self.now(),
             )
             .await?;
+            let logo = Logo::sniff(logo.to_vec()).map_err(Error::Logo)?;
+            store::tenants::set_logo(&mut tx, id, &logo, self.now()).await?;
             let tenant = store::tenants::by_id(&mut tx, id)
                 .await?
                 .ok_or(Error::NotFound("tenant"))?;

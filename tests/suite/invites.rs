@@ -37,6 +37,7 @@ crate::on_both_engines!(
     lists_are_newest_first_with_a_cursor,
     lists_filter_by_status_tenant_and_email,
     first_admin_link_takes_the_email_on_accept,
+    the_demo_creates_two_branded_clients_once,
 );
 
 async fn link_is_on_the_tenants_host_with_a_43_character_token(app: TestApp) {
@@ -751,4 +752,21 @@ async fn first_admin_link_takes_the_email_on_accept(app: TestApp) {
     assert_eq!(accepted.user.role, Role::MspAdmin);
     assert_eq!(accepted.user.email.as_str(), "owner@atechsolutions.org");
     assert!(app.tether.first_admin_link().await.unwrap().is_none());
+}
+
+async fn the_demo_creates_two_branded_clients_once(app: TestApp) {
+    let issued = app.tether.create_demo().await.unwrap();
+    assert_eq!(issued.len(), 2);
+    for (tenant, invite) in &issued {
+        assert!(tenant.logo_etag.is_some(), "{} has a logo", tenant.name);
+        assert_eq!(invite.invite.status, InviteStatus::Pending);
+        assert!(invite.link.contains(&format!(
+            "https://{}.atechsolutions.org/invite/",
+            tenant.slug.as_ref().unwrap()
+        )));
+    }
+    assert!(
+        app.tether.create_demo().await.unwrap().is_empty(),
+        "a second run changes nothing"
+    );
 }

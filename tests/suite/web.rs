@@ -20,6 +20,7 @@ crate::on_both_engines!(
     link_scanners_leave_the_invite_acceptable,
     sign_in_and_sign_out_on_a_tenants_host,
     branding_is_served_on_the_tenants_host,
+    forwarded_host_headers_are_ignored_without_trust_proxy,
 );
 
 pub const ACME: &str = "acme.atechsolutions.org";
@@ -616,4 +617,21 @@ async fn branding_is_served_on_the_tenants_host(app: TestApp) {
     assert!(login.contains("src=\"/branding/logo?v="));
     let msp_logo = page(&api, "atechsolutions.org", "/branding/logo", None).await;
     assert_eq!(msp_logo.status, StatusCode::NOT_FOUND);
+}
+
+async fn forwarded_host_headers_are_ignored_without_trust_proxy(app: TestApp) {
+    app.client("Acme Corp", "acme").await;
+    let api = app.api().await;
+    let reply = api
+        .send(
+            Request::get("/login")
+                .header("host", "evil.example.com")
+                .header("x-forwarded-host", ACME)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let direct = page(&api, ACME, "/login", None).await;
+    assert_eq!(direct.status, StatusCode::OK);
 }

@@ -16,6 +16,7 @@ crate::on_both_engines!(
     technicians_and_client_users_cannot_invite_from_the_pages,
     console_forms_refuse_cross_site_posts,
     names_and_emails_are_escaped_in_the_console,
+    every_page_sends_the_security_headers,
 );
 
 const MSP: &str = "atechsolutions.org";
@@ -474,6 +475,58 @@ async fn names_and_emails_are_escaped_in_the_console(app: TestApp) {
         assert!(
             !html.contains(payload) && !html.contains("<img src=x>"),
             "{path} shows a payload unescaped"
+        );
+    }
+}
+
+async fn every_page_sends_the_security_headers(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    app.user("admin@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    app.user("boss@acme.com", &acme, Role::ClientAdmin).await;
+    let api = app.api().await;
+    let admin = sign_in(&app, &api, MSP, "admin@atechsolutions.org").await;
+    let boss = sign_in(&app, &api, ACME, "boss@acme.com").await;
+    let mut replies = Vec::new();
+    for path in [
+        "/",
+        "/clients",
+        "/clients/new",
+        "/users",
+        "/users/invite",
+        "/users/invites",
+        "/audit",
+    ] {
+        replies.push((path, admin.get(&api, MSP, path).await));
+    }
+    for path in ["/", "/team"] {
+        replies.push((path, boss.get(&api, ACME, path).await));
+    }
+    replies.push(("/login", page(&api, ACME, "/login", None).await));
+    replies.push((
+        "/invite/unknown",
+        page(&api, ACME, "/invite/unknown", None).await,
+    ));
+    for (path, reply) in replies {
+        assert!(
+            reply.status == StatusCode::OK || path.starts_with("/invite"),
+            "{path}: {}",
+            reply.status
+        );
+        let csp = reply.header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{path}");
+        assert_eq!(
+            reply.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert!(
+            !text(&reply).contains(" style=\""),
+            "{path} has an inline style"
         );
     }
 }

@@ -6,11 +6,12 @@ use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
+
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 
 use super::csrf::{cookie_value, form_is_trusted, form_token, FormToken};
+use super::Form;
 use super::{
     console, forbidden_form, internal_error, message, render, secure_cookies, Frame, NavLink,
 };

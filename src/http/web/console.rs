@@ -8,10 +8,11 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
+
 use serde::Deserialize;
 
 use super::account::Member;
+use super::Form;
 use super::{internal_error, invite_page_headers, message, Frame};
 use crate::domain::audit::AuditQuery;
 use crate::domain::error::Error;

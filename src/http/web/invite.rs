@@ -6,10 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
+
 use serde::Deserialize;
 
 use super::csrf::{form_is_trusted, form_token};
+use super::Form;
 use super::{
     forbidden_form, internal_error, invite_page_headers, message, render, secure_cookies, Frame,
 };

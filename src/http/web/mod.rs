@@ -278,3 +278,29 @@ pub fn csp_header() -> (HeaderName, HeaderValue) {
         HeaderValue::from_static(CONTENT_SECURITY_POLICY_VALUE),
     )
 }
+
+/// A submitted form. One that cannot be read (not form-encoded, malformed) gets a page that
+/// says so, not axum's plain-text rejection.
+pub struct Form<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for Form<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(value)) => Ok(Self(value)),
+            Err(rejection) => Err((
+                rejection.status(),
+                Html(
+                    "<!doctype html><title>This form could not be read</title>\
+                     <p>This form could not be read. Go back, reload the page and try again.",
+                ),
+            )
+                .into_response()),
+        }
+    }
+}

@@ -6,14 +6,13 @@ use axum::extract::{Path, State};
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 
 use super::account::Member;
 use super::console::{
     expiry_choices, link_page, open_invites, refused, role_choices, ActionForm, InviteFields,
     InviteRow,
 };
-use super::Frame;
+use super::{Form, Frame};
 use crate::domain::error::Error;
 use crate::domain::invite::InviteId;
 use crate::domain::page::{PageRequest, MAX_LIMIT};
