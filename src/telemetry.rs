@@ -1,6 +1,13 @@
-//! Logging: human-readable by default, JSON with `TETHER_LOG_FORMAT=json`; the level comes
-//! from `RUST_LOG` (default `info`).
+//! Logging and metrics. Logs are human-readable by default, JSON with
+//! `TETHER_LOG_FORMAT=json`; the level comes from `RUST_LOG` (default `info`). Requests are
+//! logged and counted by their route template (`/invite/{token}`), never by their path, so
+//! no token reaches a log line or a metric label.
 
+use prometheus_client::encoding::prometheus_text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
@@ -16,4 +23,116 @@ pub fn init() {
     } else {
         builder.try_init()
     };
+}
+
+type RequestLabels = [(&'static str, String); 3];
+type RouteLabels = [(&'static str, String); 2];
+type ReasonLabel = [(&'static str, &'static str); 1];
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms to about 4 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 14))
+}
+
+/// What `/metrics` exposes, in Prometheus text format.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    pub invites_created: Counter,
+    pub invites_accepted: Counter,
+    pub invites_revoked: Counter,
+    accept_refusals: Family<ReasonLabel, Counter>,
+    pub sign_in_failures: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("tether");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        let invites_created = Counter::default();
+        let invites_accepted = Counter::default();
+        let invites_revoked = Counter::default();
+        let accept_refusals = Family::<ReasonLabel, Counter>::default();
+        let sign_in_failures = Counter::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route template and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by method and route template",
+            latency.clone(),
+        );
+        registry.register(
+            "invites_created",
+            "Invites created (including re-issues)",
+            invites_created.clone(),
+        );
+        registry.register(
+            "invites_accepted",
+            "Invites accepted",
+            invites_accepted.clone(),
+        );
+        registry.register(
+            "invites_revoked",
+            "Invites revoked by a person",
+            invites_revoked.clone(),
+        );
+        registry.register(
+            "invite_accept_refusals",
+            "Refused invite accepts by reason",
+            accept_refusals.clone(),
+        );
+        registry.register(
+            "sign_in_failures",
+            "Failed sign-ins",
+            sign_in_failures.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            invites_created,
+            invites_accepted,
+            invites_revoked,
+            accept_refusals,
+            sign_in_failures,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one answered request. `route` is a route template, never a raw path.
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&[
+                ("method", method.to_owned()),
+                ("route", route.to_owned()),
+                ("status", status.to_string()),
+            ])
+            .inc();
+        self.latency
+            .get_or_create(&[("method", method.to_owned()), ("route", route.to_owned())])
+            .observe(seconds);
+    }
+
+    /// Counts a refused accept: `expired`, `used`, `revoked`, `superseded` or `unknown`.
+    pub fn accept_refused(&self, reason: &'static str) {
+        self.accept_refusals
+            .get_or_create(&[("reason", reason)])
+            .inc();
+    }
+
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if encode(&mut text, &self.registry).is_err() {
+            text.clear();
+        }
+        text
+    }
 }

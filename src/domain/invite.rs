@@ -468,6 +468,7 @@ impl Tether {
             .await?
             .ok_or(Error::NotFound("invite"))?;
         tx.commit().await?;
+        self.metrics.invites_created.inc();
         let link = self
             .base_url
             .invite_link(draft.tenant.slug.as_ref(), &token);
@@ -506,6 +507,7 @@ impl Tether {
         .target(Target::Invite(id.0));
         store::audit::insert(&mut tx, &event).await?;
         tx.commit().await?;
+        self.metrics.invites_revoked.inc();
         Ok(())
     }
 
@@ -649,6 +651,7 @@ impl Tether {
             .await?
             .ok_or(Error::NotFound("user"))?;
         tx.commit().await?;
+        self.metrics.invites_accepted.inc();
         Ok(Accepted {
             user,
             tenant,
@@ -667,6 +670,7 @@ impl Tether {
             Error::NotFound(_) => "unknown",
             _ => return,
         };
+        self.metrics.accept_refused(reason);
         let mut event = NewAuditEvent::anonymous(self.now(), AuditAction::InviteAcceptRefused, ip)
             .detail(json!({ "reason": reason }));
         if let Some(invite) = invite {
@@ -762,6 +766,7 @@ impl Tether {
             .await?
             .ok_or(Error::NotFound("invite"))?;
         tx.commit().await?;
+        self.metrics.invites_created.inc();
         let link = self
             .base_url
             .invite_link(draft.tenant.slug.as_ref(), &token);

@@ -26,6 +26,7 @@ use self::clock::{Clock, Timestamp};
 use self::links::BaseUrl;
 use self::password::PasswordHasher;
 use crate::store::Db;
+use crate::telemetry::Metrics;
 
 /// The service every edge talks to. Cheap to clone: it holds a pool and shared handles.
 #[derive(Clone)]
@@ -34,6 +35,7 @@ pub struct Tether {
     clock: Arc<dyn Clock>,
     passwords: PasswordHasher,
     base_url: BaseUrl,
+    metrics: Arc<Metrics>,
 }
 
 impl Tether {
@@ -48,7 +50,13 @@ impl Tether {
             clock,
             passwords,
             base_url,
+            metrics: Arc::new(Metrics::default()),
         }
+    }
+
+    /// The counters `/metrics` exposes; the domain counts its own events here.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub fn db(&self) -> &Db {

@@ -132,6 +132,7 @@ impl Tether {
                     None => event,
                 };
                 self.record_alone(event).await;
+                self.metrics.sign_in_failures.inc();
                 return Err(Error::InvalidCredentials);
             }
         };

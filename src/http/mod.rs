@@ -11,8 +11,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::header::{CONTENT_SECURITY_POLICY, X_CONTENT_TYPE_OPTIONS};
+use std::future::IntoFuture;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -51,6 +56,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .merge(api::router())
         .merge(web::router())
         .fallback(not_found)
@@ -63,6 +69,7 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static(web::CONTENT_SECURITY_POLICY_VALUE),
         ))
         .layer(CatchPanicLayer::custom(problem::from_panic))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
@@ -73,6 +80,41 @@ async fn not_found(uri: Uri) -> Response {
     } else {
         host::unknown_host()
     }
+}
+
+/// Logs and counts every request by its route template. The raw path is never used: it
+/// may hold an invite token (`/invite/{token}`).
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().map_or_else(
+        || String::from("unmatched"),
+        |path| path.as_str().to_owned(),
+    );
+    let response = next.run(request).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    state
+        .tether
+        .metrics()
+        .observe_request(method.as_str(), &route, status, seconds);
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status,
+        latency_ms = (seconds * 1000.0).round() as u64,
+        "request"
+    );
+    response
+}
+
+/// Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.tether.metrics().render(),
+    )
+        .into_response()
 }
 
 /// The process is up.
@@ -91,7 +133,11 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     }
 }
 
-/// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.
+/// How long in-flight requests may take to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves until Ctrl-C or SIGTERM, then stops accepting and lets in-flight requests finish,
+/// for at most `SHUTDOWN_GRACE`.
 pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
     let limits = state.limits.clone();
     let sweeper = tokio::spawn(async move {
@@ -101,10 +147,26 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
             limits.forget_idle();
         }
     });
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stopping.send(());
+    });
+    let deadline = async move {
+        if stopped.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let served = tokio::select! {
+        served = server.into_future() => served,
+        () = deadline => {
+            tracing::warn!("in-flight requests did not finish within the shutdown grace period");
+            Ok(())
+        }
+    };
     sweeper.abort();
     served
 }

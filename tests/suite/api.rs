@@ -27,6 +27,7 @@ crate::on_both_engines!(
     roles_and_audit_events_are_listed,
     every_error_is_problem_json,
     the_openapi_document_describes_every_endpoint,
+    metrics_count_requests_by_route_and_the_invite_lifecycle,
 );
 
 fn keys(value: &Value) -> BTreeSet<String> {
@@ -1057,4 +1058,52 @@ async fn the_openapi_document_describes_every_endpoint(app: TestApp) {
         doc.body["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+}
+
+async fn metrics_count_requests_by_route_and_the_invite_lifecycle(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let api = app.api().await;
+    let accepted = app.invite("a@acme.com", &acme, Role::ClientUser).await;
+    app.accept(accepted.token.expose(), "A").await.unwrap();
+    let _ = app.accept(accepted.token.expose(), "A").await;
+    let _ = app.accept("unknown-token", "A").await;
+    let revoked = app.invite("r@acme.com", &acme, Role::ClientUser).await;
+    app.tether
+        .revoke_invite(&app.operator, revoked.invite.id)
+        .await
+        .unwrap();
+    let _ = app
+        .tether
+        .sign_in(
+            "a@acme.com",
+            "wrong password!",
+            None,
+            tether::domain::session::SessionKind::Api,
+            None,
+        )
+        .await;
+    api.call(
+        "GET",
+        &format!("/api/invite-links/{}", revoked.token.expose()),
+        None,
+        None,
+    )
+    .await;
+
+    let metrics = api.call("GET", "/metrics", None, None).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    let text = String::from_utf8_lossy(&metrics.bytes).into_owned();
+    for line in [
+        "tether_invites_created_total 2",
+        "tether_invites_accepted_total 1",
+        "tether_invites_revoked_total 1",
+        "tether_invite_accept_refusals_total{reason=\"used\"} 1",
+        "tether_invite_accept_refusals_total{reason=\"unknown\"} 1",
+        "tether_sign_in_failures_total 1",
+        "tether_http_requests_total{method=\"GET\",route=\"/api/invite-links/{token}\",status=\"410\"} 1",
+        "tether_http_request_duration_seconds_count{method=\"GET\",route=\"/api/invite-links/{token}\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+    assert!(!text.contains(revoked.token.expose()));
 }

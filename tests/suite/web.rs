@@ -21,6 +21,7 @@ crate::on_both_engines!(
     sign_in_and_sign_out_on_a_tenants_host,
     branding_is_served_on_the_tenants_host,
     forwarded_host_headers_are_ignored_without_trust_proxy,
+    a_form_from_one_process_is_accepted_by_another,
 );
 
 pub const ACME: &str = "acme.atechsolutions.org";
@@ -634,4 +635,23 @@ async fn forwarded_host_headers_are_ignored_without_trust_proxy(app: TestApp) {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     let direct = page(&api, ACME, "/login", None).await;
     assert_eq!(direct.status, StatusCode::OK);
+}
+
+/// The key that signs forms lives in the database, so a page served by one process and its
+/// form submitted to another (behind a load balancer) are accepted.
+async fn a_form_from_one_process_is_accepted_by_another(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let issued = app.invite("alice@acme.com", &acme, Role::ClientUser).await;
+    let first = app.api().await;
+    let second = app.api().await;
+    let path = format!("/invite/{}", issued.token.expose());
+    let (cookie, token) = form_credentials(&page(&first, ACME, &path, None).await);
+    let fields = [
+        ("csrf_token", token.as_str()),
+        ("name", "Alice"),
+        ("password", GOOD_PASSWORD),
+        ("password_confirm", GOOD_PASSWORD),
+    ];
+    let done = submit(&second, ACME, &path, &cookie, &fields, SAME_ORIGIN).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", text(&done));
 }

@@ -1,0 +1,606 @@
+//! Operations, with the real binary: logs and metrics never show a secret, SIGTERM lets a
+//! request finish, and several processes share one PostgreSQL (quality.md Reliability 3, 5).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "quartz mitten orbit paddle";
+const ALICE_PASSWORD: &str = "violet anchor meadow 42";
+
+fn tether() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tether"));
+    command
+        .env_remove("TETHER_DATABASE_URL")
+        .env_remove("TETHER_BASE_URL");
+    command
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn fresh_postgres_url() -> Option<String> {
+    let server = std::env::var("TETHER_TEST_DATABASE_URL").ok()?;
+    let (base, _) = server.rsplit_once('/')?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let url = format!("{base}/tether_test_ops_{}_{nanos}", std::process::id());
+    tokio::runtime::Runtime::new().ok()?.block_on(async {
+        use sqlx::migrate::MigrateDatabase;
+        sqlx::any::install_default_drivers();
+        sqlx::Any::create_database(&url)
+            .await
+            .expect("a fresh database");
+    });
+    Some(url)
+}
+
+fn create_admin(dir: &Path, database: &str) {
+    let mut child = tether()
+        .args([
+            "--database-url",
+            database,
+            "admin",
+            "create",
+            "--email",
+            "root@example.com",
+            "--password-stdin",
+        ])
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+fn serve(dir: &Path, database: &str, log: &Path, extra_env: &[(&str, &str)]) -> Server {
+    let port = free_port();
+    let mut command = tether();
+    command
+        .args([
+            "--database-url",
+            database,
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(dir)
+        .env("RUST_LOG", "info")
+        .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
+        .stderr(std::fs::File::create(log).unwrap());
+    for (name, value) in extra_env {
+        command.env(name, value);
+    }
+    let child = command.spawn().unwrap();
+    let server = Server { child, port };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http(server.port, "GET", "/readyz", &[], "").map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "the server never became ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request; the status and the body.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .ok()?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
+        head.push_str("Host: localhost:8080\r\n");
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+fn json_field(body: &str, field: &str) -> String {
+    let value: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|_| panic!("JSON expected: {body}"));
+    value[field]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| value[field].to_string())
+}
+
+fn sign_in(port: u16, email: &str, password: &str) -> String {
+    let body = serde_json::json!({"email": email, "password": password}).to_string();
+    let (status, reply) = http(
+        port,
+        "POST",
+        "/api/auth/token",
+        &[("Content-Type", "application/json")],
+        &body,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{reply}");
+    json_field(&reply, "token")
+}
+
+fn create_invite(port: u16, admin: &str, email: &str) -> String {
+    let auth = format!("Bearer {admin}");
+    let (status, tenants) =
+        http(port, "GET", "/api/tenants", &[("Authorization", &auth)], "").unwrap();
+    assert_eq!(status, 200);
+    let tenants: serde_json::Value = serde_json::from_str(&tenants).unwrap();
+    let acme = match tenants["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["slug"] == "acme")
+    {
+        Some(tenant) => tenant["id"].as_i64().unwrap(),
+        None => {
+            let body = r#"{"name": "Acme Corp", "slug": "acme"}"#;
+            let (status, reply) = http(
+                port,
+                "POST",
+                "/api/tenants",
+                &[
+                    ("Authorization", &auth),
+                    ("Content-Type", "application/json"),
+                ],
+                body,
+            )
+            .unwrap();
+            assert_eq!(status, 201, "{reply}");
+            json_field(&reply, "id").parse().unwrap()
+        }
+    };
+    let body = serde_json::json!({"email": email, "role_id": 3, "tenant_id": acme}).to_string();
+    let (status, reply) = http(
+        port,
+        "POST",
+        "/api/invites",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        &body,
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{reply}");
+    json_field(&reply, "token")
+}
+
+fn accept_body() -> String {
+    serde_json::json!({"name": "Alice", "password": ALICE_PASSWORD}).to_string()
+}
+
+fn logs_never_show_a_secret(database: &str, format: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path(), database);
+    let log = dir.path().join("server.log");
+    let server = serve(
+        dir.path(),
+        database,
+        &log,
+        &[("RUST_LOG", "trace"), ("TETHER_LOG_FORMAT", format)],
+    );
+    let admin = sign_in(server.port, "root@example.com", PASSWORD);
+    let token = create_invite(server.port, &admin, "alice@acme.com");
+    let invite_path = format!("/invite/{token}");
+    let acme_host = format!("acme.localhost:{}", server.port);
+    let (status, _) = http(
+        server.port,
+        "GET",
+        &invite_path,
+        &[("Host", &acme_host)],
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    let (status, _) = http(
+        server.port,
+        "GET",
+        &format!("/api/invite-links/{token}"),
+        &[],
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    let (status, accepted) = http(
+        server.port,
+        "POST",
+        &format!("/api/invite-links/{token}/accept"),
+        &[("Content-Type", "application/json")],
+        &accept_body(),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{accepted}");
+    let alice = json_field(&accepted, "token");
+    let alice_again = sign_in(server.port, "alice@acme.com", ALICE_PASSWORD);
+    let (_, metrics) = http(server.port, "GET", "/metrics", &[], "").unwrap();
+    drop(server);
+
+    let logs = std::fs::read_to_string(&log).unwrap()
+        + &std::fs::read_to_string(log.with_extension("out")).unwrap();
+    assert!(
+        logs.contains("/invite/{token}"),
+        "requests are logged by route template"
+    );
+    assert!(metrics.contains("route=\"/invite/{token}\""), "{metrics}");
+    assert!(
+        metrics.contains("tether_invites_accepted_total 1"),
+        "{metrics}"
+    );
+    for secret in [
+        token.as_str(),
+        admin.as_str(),
+        alice.as_str(),
+        alice_again.as_str(),
+        PASSWORD,
+        ALICE_PASSWORD,
+        invite_path.as_str(),
+    ] {
+        assert!(!logs.contains(secret), "the log shows {secret:?}");
+        assert!(!metrics.contains(secret), "/metrics shows {secret:?}");
+    }
+}
+
+#[test]
+fn logs_and_metrics_never_show_a_token_password_or_invite_path_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("tether.db");
+    logs_never_show_a_secret(database.to_str().unwrap(), "text");
+}
+
+#[test]
+fn logs_and_metrics_never_show_a_token_password_or_invite_path_on_postgres() {
+    let Some(url) = fresh_postgres_url() else {
+        eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
+        return;
+    };
+    logs_never_show_a_secret(&url, "json");
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish_and_exits_0_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("tether.db");
+    sigterm_lets_an_in_flight_request_finish(database.to_str().unwrap());
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish_and_exits_0_on_postgres() {
+    let Some(url) = fresh_postgres_url() else {
+        eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
+        return;
+    };
+    sigterm_lets_an_in_flight_request_finish(&url);
+}
+
+fn sigterm_lets_an_in_flight_request_finish(database: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path(), database);
+    let log = dir.path().join("server.log");
+    let mut server = serve(dir.path(), database, &log, &[]);
+    let admin = sign_in(server.port, "root@example.com", PASSWORD);
+    let token = create_invite(server.port, &admin, "alice@acme.com");
+
+    // Half a request is in flight when the signal comes; the rest follows after it.
+    let body = accept_body();
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /api/invite-links/{token}/accept HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(rest.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn two_processes_on_one_postgres_share_sessions_and_settle_a_raced_link() {
+    let Some(url) = fresh_postgres_url() else {
+        eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path(), &url);
+    let a = serve(dir.path(), &url, &dir.path().join("a.log"), &[]);
+    let b = serve(dir.path(), &url, &dir.path().join("b.log"), &[]);
+
+    let token = sign_in(a.port, "root@example.com", PASSWORD);
+    let (status, me) = http(
+        b.port,
+        "GET",
+        "/api/me",
+        &[("Authorization", &format!("Bearer {token}"))],
+        "",
+    )
+    .unwrap();
+    assert_eq!(
+        status, 200,
+        "a session made on one process works on the other: {me}"
+    );
+
+    for round in 0..5 {
+        let invite = create_invite(a.port, &token, &format!("racer{round}@acme.com"));
+        let path = format!("/api/invite-links/{invite}/accept");
+        let answers: Vec<u16> = std::thread::scope(|scope| {
+            let racers: Vec<_> = [a.port, b.port, a.port, b.port]
+                .into_iter()
+                .map(|port| {
+                    let path = path.clone();
+                    scope.spawn(move || {
+                        http(
+                            port,
+                            "POST",
+                            &path,
+                            &[("Content-Type", "application/json")],
+                            &accept_body(),
+                        )
+                        .unwrap()
+                        .0
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert_eq!(
+            answers.iter().filter(|s| **s == 201).count(),
+            1,
+            "round {round}: {answers:?}"
+        );
+        assert_eq!(
+            answers.iter().filter(|s| **s == 410).count(),
+            3,
+            "round {round}: {answers:?}"
+        );
+    }
+}
+
+#[test]
+fn several_processes_starting_at_once_on_an_empty_postgres_all_serve() {
+    let Some(url) = fresh_postgres_url() else {
+        eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let servers: Vec<Server> = std::thread::scope(|scope| {
+        let starting: Vec<_> = (0..3)
+            .map(|n| {
+                let url = url.clone();
+                let dir = dir.path().to_owned();
+                scope.spawn(move || serve(&dir, &url, &dir.join(format!("s{n}.log")), &[]))
+            })
+            .collect();
+        starting.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    for server in &servers {
+        assert_eq!(http(server.port, "GET", "/readyz", &[], "").unwrap().0, 200);
+    }
+    let migrations: i64 = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(migrations, 1);
+    // Every process printed a first-admin link; the last one printed is the one that works.
+    let printed = (0..3)
+        .filter_map(|n| std::fs::read_to_string(dir.path().join(format!("s{n}.out"))).ok())
+        .filter(|out| {
+            BufReader::new(out.as_bytes())
+                .lines()
+                .any(|l| l.is_ok_and(|l| l.contains("/invite/")))
+        })
+        .count();
+    assert!(printed >= 1);
+}
+
+/// quality.md Reliability 4: SIGKILL in the middle of a create/accept load, then a restart.
+fn nothing_answered_is_lost_after_a_crash(database: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path(), database);
+    let mut server = serve(dir.path(), database, &dir.path().join("before.log"), &[]);
+    let admin = sign_in(server.port, "root@example.com", PASSWORD);
+    create_invite(server.port, &admin, "warmup@acme.com");
+    let port = server.port;
+
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (created, accepted) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|worker| {
+                let (admin, stop) = (&admin, &stop);
+                scope.spawn(move || {
+                    let mut created = Vec::new();
+                    let mut accepted = Vec::new();
+                    for n in 0.. {
+                        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                            break;
+                        }
+                        let email = format!("w{worker}n{n}@acme.com");
+                        let auth = format!("Bearer {admin}");
+                        let body =
+                            serde_json::json!({"email": email, "role_id": 4, "tenant_id": 2})
+                                .to_string();
+                        let Some((201, reply)) = http(
+                            port,
+                            "POST",
+                            "/api/invites",
+                            &[
+                                ("Authorization", &auth),
+                                ("Content-Type", "application/json"),
+                            ],
+                            &body,
+                        ) else {
+                            continue;
+                        };
+                        let (id, token) = (json_field(&reply, "id"), json_field(&reply, "token"));
+                        created.push(id.clone());
+                        if n % 2 == 0 {
+                            let path = format!("/api/invite-links/{token}/accept");
+                            if let Some((201, _)) = http(
+                                port,
+                                "POST",
+                                &path,
+                                &[("Content-Type", "application/json")],
+                                &accept_body(),
+                            ) {
+                                accepted.push(id);
+                            }
+                        }
+                    }
+                    (created, accepted)
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(1500));
+        Command::new("kill")
+            .args(["-KILL", &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        let _ = server.child.wait();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        workers.into_iter().map(|w| w.join().unwrap()).fold(
+            (Vec::new(), Vec::new()),
+            |(mut c, mut a), (wc, wa)| {
+                c.extend(wc);
+                a.extend(wa);
+                (c, a)
+            },
+        )
+    });
+    assert!(
+        !created.is_empty() && !accepted.is_empty(),
+        "the load ran: {} created, {} accepted",
+        created.len(),
+        accepted.len()
+    );
+
+    let server = serve(dir.path(), database, &dir.path().join("after.log"), &[]);
+    let admin = sign_in(server.port, "root@example.com", PASSWORD);
+    let auth = format!("Bearer {admin}");
+    for id in &created {
+        let (status, invite) = http(
+            server.port,
+            "GET",
+            &format!("/api/invites/{id}"),
+            &[("Authorization", &auth)],
+            "",
+        )
+        .unwrap();
+        assert_eq!(status, 200, "invite {id} was answered 201 but is gone");
+        if accepted.contains(id) {
+            assert_eq!(json_field(&invite, "status"), "accepted", "invite {id}");
+        }
+    }
+    let (counts, orphans): ((i64, i64), i64) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        sqlx::any::install_default_drivers();
+        let url = if database.contains("://") { database.to_owned() } else { format!("sqlite://{database}") };
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role_id <> 1").fetch_one(&pool).await.unwrap();
+        let accepted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM invites WHERE accepted_at IS NOT NULL").fetch_one(&pool).await.unwrap();
+        let orphans: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM invites i WHERE (i.accepted_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = i.accepted_user_id)) \
+             OR (i.accepted_at IS NOT NULL AND i.accepted_user_id IS NULL)",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        ((users, accepted), orphans)
+    });
+    assert_eq!(
+        counts.0, counts.1,
+        "every account has its accepted invite, and the reverse"
+    );
+    assert_eq!(orphans, 0);
+}
+
+#[test]
+fn nothing_answered_is_lost_after_sigkill_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("tether.db");
+    nothing_answered_is_lost_after_a_crash(database.to_str().unwrap());
+}
+
+#[test]
+fn nothing_answered_is_lost_after_sigkill_on_postgres() {
+    let Some(url) = fresh_postgres_url() else {
+        eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
+        return;
+    };
+    nothing_answered_is_lost_after_a_crash(&url);
+}
