@@ -72,6 +72,20 @@ fn wide(mut frame: Frame) -> Frame {
     frame
 }
 
+/// A tenant filter's options, with the chosen one marked.
+fn tenant_choices(tenants: &[TenantSummary], chosen: Option<i64>) -> Vec<(i64, String, bool)> {
+    tenants
+        .iter()
+        .map(|t| {
+            (
+                t.tenant.id.0,
+                t.tenant.name.to_string(),
+                Some(t.tenant.id.0) == chosen,
+            )
+        })
+        .collect()
+}
+
 fn tenant_names(tenants: &[TenantSummary]) -> HashMap<i64, String> {
     tenants
         .iter()
@@ -249,7 +263,8 @@ async fn read_client_fields(mut multipart: Multipart) -> Result<ClientFields, St
     Ok(fields)
 }
 
-fn field_messages(error: &Error) -> Vec<String> {
+/// The sentences a form shows for a refused submission.
+pub fn field_messages(error: &Error) -> Vec<String> {
     match error {
         Error::Validation(fields) => fields.iter().map(|f| f.message.clone()).collect(),
         Error::Logo(refusal) => vec![capitalised(&format!("the logo was refused: {refusal}"))],
@@ -696,16 +711,7 @@ pub async fn users(
                 status: if u.active { "Active" } else { "Deactivated" },
             })
             .collect(),
-        tenants: tenants
-            .iter()
-            .map(|t| {
-                (
-                    t.tenant.id.0,
-                    t.tenant.name.to_string(),
-                    Some(t.tenant.id.0) == chosen,
-                )
-            })
-            .collect(),
+        tenants: tenant_choices(&tenants, chosen),
         can_invite: member.signed_in.user.role == Role::MspAdmin,
     };
     member.page(StatusCode::OK, &template)
@@ -1000,16 +1006,7 @@ pub async fn audit(
                 ip: e.ip.unwrap_or_default(),
             })
             .collect(),
-        tenants: tenants
-            .iter()
-            .map(|t| {
-                (
-                    t.tenant.id.0,
-                    t.tenant.name.to_string(),
-                    Some(t.tenant.id.0) == chosen,
-                )
-            })
-            .collect(),
+        tenants: tenant_choices(&tenants, chosen),
         action: filter.action,
     };
     member.page(StatusCode::OK, &template)

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::account::Member;
 use super::console::{
-    expiry_choices, link_page, open_invites, refused, role_choices, ActionForm, InviteFields,
-    InviteRow,
+    expiry_choices, field_messages, link_page, open_invites, refused, role_choices, ActionForm,
+    InviteFields, InviteRow,
 };
 use super::{Form, Frame};
 use crate::domain::error::Error;
@@ -121,11 +121,7 @@ pub async fn invite(
             ("/team", "Back to your team"),
         ),
         Err(error @ (Error::Validation(_) | Error::Conflict(_))) => {
-            let messages = match &error {
-                Error::Validation(fields) => fields.iter().map(|f| f.message.clone()).collect(),
-                other => vec![other.to_string()],
-            };
-            match team_page(&app, &member, &fields, messages).await {
+            match team_page(&app, &member, &fields, field_messages(&error)).await {
                 Ok(template) => member.page(StatusCode::UNPROCESSABLE_ENTITY, &template),
                 Err(error) => refused(&member.tenant, &error),
             }
