@@ -14,6 +14,7 @@ use crate::common::{Api, Reply, TestApp};
 crate::on_both_engines!(
     sign_in_is_limited_per_ip_and_per_email,
     invite_link_endpoints_are_limited_per_ip,
+    x_forwarded_for_names_the_client_only_behind_a_trusted_proxy,
 );
 
 async fn from(
@@ -142,4 +143,52 @@ async fn invite_link_endpoints_are_limited_per_ip(app: TestApp) {
         .status,
         StatusCode::NOT_FOUND
     );
+}
+
+async fn x_forwarded_for_names_the_client_only_behind_a_trusted_proxy(app: TestApp) {
+    let limits = LimitSettings {
+        sign_in_per_ip: 1,
+        sign_in_per_email: 100,
+        invite_links_per_ip: 100,
+    };
+    let attempt = |api: Api, forwarded: &'static str, email: &'static str| async move {
+        let mut request = Request::post("/api/auth/token")
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", forwarded)
+            .body(Body::from(
+                json!({"email": email, "password": "not the password"}).to_string(),
+            ))
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 40000))));
+        (api.send(request).await.status, api)
+    };
+    // Behind a trusted proxy, two clients behind one proxy address are two clients.
+    let trusted = app.api_behind_proxy(limits, true).await;
+    let (first, trusted) = attempt(trusted, "192.0.2.10", "a@acme.com").await;
+    let (second, _) = attempt(trusted, "192.0.2.11, 10.0.0.1", "b@acme.com").await;
+    assert_eq!(
+        (first, second),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    // Without the flag the header is ignored: both come from the socket's address.
+    let direct = app.api_behind_proxy(limits, false).await;
+    let (first, direct) = attempt(direct, "192.0.2.10", "a@acme.com").await;
+    let (second, _) = attempt(direct, "192.0.2.11", "b@acme.com").await;
+    assert_eq!(
+        (first, second),
+        (StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS)
+    );
+    let recorded: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT ip FROM audit_events WHERE action = 'auth.sign_in_failed' ORDER BY id",
+    )
+    .fetch_all(app.tether.db().reader())
+    .await
+    .unwrap();
+    assert_eq!(
+        recorded[..2],
+        [Some("192.0.2.10".to_owned()), Some("192.0.2.11".to_owned())]
+    );
+    assert_eq!(recorded[2], Some("10.0.0.1".to_owned()));
 }

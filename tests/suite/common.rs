@@ -236,10 +236,19 @@ impl TestApp {
     }
 
     pub async fn api_with_limits(&self, limits: tether::http::limits::LimitSettings) -> Api {
+        self.api_behind_proxy(limits, false).await
+    }
+
+    /// The API with `--trust-proxy` set as given.
+    pub async fn api_behind_proxy(
+        &self,
+        limits: tether::http::limits::LimitSettings,
+        trust_proxy: bool,
+    ) -> Api {
         let state = tether::http::AppState::new(
             self.tether.clone(),
             tether::http::limits::RateLimits::new(limits),
-            false,
+            trust_proxy,
         )
         .await
         .expect("the application state");
