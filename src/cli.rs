@@ -139,7 +139,11 @@ async fn serve(tether: &Tether, args: ServeArgs) -> Result<(), CliError> {
     );
     let state = AppState::new(
         tether.clone(),
-        RateLimits::new(LimitSettings::default()),
+        RateLimits::new(LimitSettings {
+            sign_in_per_ip: args.sign_in_limit,
+            sign_in_per_email: args.sign_in_email_limit,
+            invite_links_per_ip: args.invite_link_limit,
+        }),
         args.trust_proxy,
     )
     .await?;

@@ -64,6 +64,18 @@ pub struct ServeArgs {
     #[arg(long, env = "TETHER_TRUST_PROXY")]
     pub trust_proxy: bool,
 
+    /// Sign-in attempts allowed per client IP per minute.
+    #[arg(long, env = "TETHER_SIGN_IN_LIMIT", default_value_t = 20)]
+    pub sign_in_limit: u32,
+
+    /// Sign-in attempts allowed per email address per minute.
+    #[arg(long, env = "TETHER_SIGN_IN_EMAIL_LIMIT", default_value_t = 5)]
+    pub sign_in_email_limit: u32,
+
+    /// Requests to the public invite-link endpoints allowed per client IP per minute.
+    #[arg(long, env = "TETHER_INVITE_LINK_LIMIT", default_value_t = 60)]
+    pub invite_link_limit: u32,
+
     /// The MSP's display name, used when the database is first created.
     #[arg(long, env = "TETHER_MSP_NAME", default_value = "Tether")]
     pub msp_name: String,

@@ -12,22 +12,13 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::domain::error::Error;
 
-/// Attempts allowed per minute, as a burst that refills evenly over the minute.
+/// Attempts allowed per minute, as a burst that refills evenly over the minute. The
+/// defaults are `tether serve`'s flags (`--sign-in-limit` and its neighbours).
 #[derive(Debug, Clone, Copy)]
 pub struct LimitSettings {
     pub sign_in_per_ip: u32,
     pub sign_in_per_email: u32,
     pub invite_links_per_ip: u32,
-}
-
-impl Default for LimitSettings {
-    fn default() -> Self {
-        Self {
-            sign_in_per_ip: 20,
-            sign_in_per_email: 5,
-            invite_links_per_ip: 60,
-        }
-    }
 }
 
 #[derive(Clone)]
@@ -96,7 +87,11 @@ mod tests {
 
     #[test]
     fn the_sixth_sign_in_for_one_email_is_refused_with_a_wait() {
-        let limits = RateLimits::new(LimitSettings::default());
+        let limits = RateLimits::new(LimitSettings {
+            sign_in_per_ip: 20,
+            sign_in_per_email: 5,
+            invite_links_per_ip: 60,
+        });
         let ip = Some(IpAddr::from([192, 0, 2, 1]));
         for _ in 0..5 {
             limits.sign_in(ip, "alice@acme.com").unwrap();
