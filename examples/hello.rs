@@ -6,7 +6,13 @@ use axum::Router;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let bind = std::env::args().nth(1).unwrap_or_else(|| String::from("127.0.0.1:18099"));
+    let bind = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| String::from("127.0.0.1:18099"));
     let listener = tokio::net::TcpListener::bind(&bind).await?;
-    axum::serve(listener, Router::new().route("/", get(|| async { "hello" }))).await
+    axum::serve(
+        listener,
+        Router::new().route("/", get(|| async { "hello" })),
+    )
+    .await
 }
