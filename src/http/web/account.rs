@@ -15,8 +15,8 @@ use super::Form;
 use super::{
     console, forbidden_form, internal_error, message, render, secure_cookies, Frame, NavLink,
 };
+use crate::domain::actor::{Action, Reach};
 use crate::domain::error::Error;
-use crate::domain::role::Role;
 use crate::domain::session::{Authenticated, SessionKind, WEB_ABSOLUTE};
 use crate::domain::tenant::{Tenant, TenantKind};
 use crate::domain::token::Token;
@@ -97,7 +97,6 @@ impl FromRequestParts<AppState> for Member {
 impl Member {
     /// The layout for a page at `current`, with the navigation this member's role uses.
     pub fn frame(&self, current: &str) -> Frame {
-        let role = self.signed_in.user.role;
         let mut links: Vec<(&'static str, &'static str)> = match self.tenant.kind {
             TenantKind::Msp => vec![
                 ("/", "Dashboard"),
@@ -106,8 +105,13 @@ impl Member {
             ],
             TenantKind::Client => vec![("/", "Home"), ("/team", "Team")],
         };
-        if role == Role::MspAdmin {
-            links.extend([("/users/invites", "Pending invites"), ("/audit", "Audit")]);
+        if self.tenant.kind == TenantKind::Msp {
+            if self.may(Action::SeeInvites) {
+                links.push(("/users/invites", "Pending invites"));
+            }
+            if self.may(Action::ReadAudit) {
+                links.push(("/audit", "Audit"));
+            }
         }
         let mut frame = Frame::public(&self.tenant);
         frame.nav = links
@@ -120,6 +124,12 @@ impl Member {
             .collect();
         frame.csrf_token = self.form.token.clone();
         frame
+    }
+
+    /// Whether this member's role allows `action` at all (product.md §2, asked of the
+    /// domain's one table): pages show only the buttons that would work.
+    pub fn may(&self, action: Action) -> bool {
+        self.signed_in.actor.reach(action) != Reach::Nothing
     }
 
     /// A page for this member, setting the CSRF cookie if the browser had none.

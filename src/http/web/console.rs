@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::account::Member;
 use super::Form;
 use super::{internal_error, invite_page_headers, message, Frame};
+use crate::domain::actor::Action;
 use crate::domain::audit::AuditQuery;
 use crate::domain::error::Error;
 use crate::domain::invite::{
@@ -200,12 +201,11 @@ pub async fn clients(State(app): State<AppState>, member: Member) -> Response {
             pending: t.pending_invites,
         })
         .collect();
-    let is_admin = member.signed_in.user.role == Role::MspAdmin;
     let template = ClientsPage {
         frame: wide(member.frame("/clients")),
         clients,
-        can_manage: is_admin,
-        can_invite: is_admin,
+        can_manage: member.may(Action::ManageTenants),
+        can_invite: member.may(Action::Invite),
     };
     member.page(StatusCode::OK, &template)
 }
@@ -712,7 +712,7 @@ pub async fn users(
             })
             .collect(),
         tenants: tenant_choices(&tenants, chosen),
-        can_invite: member.signed_in.user.role == Role::MspAdmin,
+        can_invite: member.may(Action::Invite),
     };
     member.page(StatusCode::OK, &template)
 }

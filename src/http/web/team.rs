@@ -13,6 +13,7 @@ use super::console::{
     InviteFields, InviteRow,
 };
 use super::{Form, Frame};
+use crate::domain::actor::Action;
 use crate::domain::error::Error;
 use crate::domain::invite::InviteId;
 use crate::domain::page::{PageRequest, MAX_LIMIT};
@@ -57,7 +58,7 @@ async fn team_page(
         ..UserQuery::default()
     };
     let users = app.tether.list_users(actor, query).await?.items;
-    let is_admin = member.signed_in.user.role == Role::ClientAdmin;
+    let is_admin = member.may(Action::Invite);
     let invites = if is_admin {
         open_invites(app, member, Some(member.tenant.id)).await?
     } else {
