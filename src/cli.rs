@@ -105,7 +105,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 
 fn pool_size(command: &Command) -> u32 {
     match command {
-        Command::Serve(_) => 16,
+        Command::Serve(args) => args.database_connections.max(1),
         _ => 2,
     }
 }

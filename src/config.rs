@@ -76,6 +76,10 @@ pub struct ServeArgs {
     #[arg(long, env = "TETHER_INVITE_LINK_LIMIT", default_value_t = 60)]
     pub invite_link_limit: u32,
 
+    /// Connections to the database this process keeps open at most.
+    #[arg(long, env = "TETHER_DATABASE_CONNECTIONS", default_value_t = 16)]
+    pub database_connections: u32,
+
     /// The MSP's display name, used when the database is first created.
     #[arg(long, env = "TETHER_MSP_NAME", default_value = "Tether")]
     pub msp_name: String,

@@ -541,13 +541,11 @@ impl Tether {
     ) -> Result<InviteLink> {
         let now = self.now();
         let mut conn = self.db.reader().acquire().await?;
-        let invite = store::invites::by_digest(&mut conn, Token::presented(token).digest(), now)
-            .await?
-            .filter(|invite| host_tenant.is_none_or(|host| host == invite.tenant_id))
-            .ok_or(Error::NotFound("invite"))?;
-        let tenant = store::tenants::by_id(&mut conn, invite.tenant_id)
-            .await?
-            .ok_or(Error::NotFound("tenant"))?;
+        let (invite, tenant) =
+            store::invites::link_by_digest(&mut conn, Token::presented(token).digest(), now)
+                .await?
+                .filter(|(invite, _)| host_tenant.is_none_or(|host| host == invite.tenant_id))
+                .ok_or(Error::NotFound("invite"))?;
         if let Some(gone) = invite.unusable() {
             return Err(Error::Gone(gone));
         }

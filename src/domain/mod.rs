@@ -36,6 +36,7 @@ pub struct Tether {
     passwords: PasswordHasher,
     base_url: BaseUrl,
     metrics: Arc<Metrics>,
+    sites: Arc<tenant::Sites>,
 }
 
 impl Tether {
@@ -51,6 +52,7 @@ impl Tether {
             passwords,
             base_url,
             metrics: Arc::new(Metrics::default()),
+            sites: Arc::default(),
         }
     }
 

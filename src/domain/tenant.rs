@@ -1,6 +1,8 @@
 //! Tenants and their branding: `Slug`, `AccentColour`, `Logo` (recognised by its bytes).
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{PoisonError, RwLock};
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -16,6 +18,23 @@ pub use crate::store::tenants::{LogoFile, TenantSummary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TenantId(pub i64);
+
+/// Which tenant each known host serves, keyed by slug ("" for the MSP's base host); see
+/// `Tether::site_tenant_id`.
+#[derive(Debug, Default)]
+pub struct Sites(RwLock<HashMap<String, TenantId>>);
+
+impl Sites {
+    fn get(&self, slug: &str) -> Option<TenantId> {
+        let known = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        known.get(slug).copied()
+    }
+
+    fn remember(&self, slug: &str, id: TenantId) {
+        let mut known = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        known.insert(slug.to_owned(), id);
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TenantKind {
@@ -569,10 +588,41 @@ impl Tether {
         Ok(store::tenants::list(&mut conn, scope, self.now()).await?)
     }
 
+    /// The id of the tenant served at a host: a client at its `slug`'s subdomain, the MSP at
+    /// the base host (`slug` is `None`). Public: hosts are public.
+    ///
+    /// Slugs never change and tenants are never deleted, so a host once found is remembered
+    /// for the life of the process and every later request on it is spared a query. A host
+    /// not found is asked again each time: another process may create its tenant.
+    pub async fn site_tenant_id(&self, slug: Option<&str>) -> Result<Option<TenantId>> {
+        let key = slug.unwrap_or_default();
+        if let Some(id) = self.sites.get(key) {
+            return Ok(Some(id));
+        }
+        let mut conn = self.db.reader().acquire().await?;
+        let tenant = match slug {
+            Some(slug) => store::tenants::by_slug(&mut conn, slug).await?,
+            None => store::tenants::msp(&mut conn).await?,
+        };
+        let id = tenant.map(|tenant| tenant.id);
+        if let Some(id) = id {
+            self.sites.remember(key, id);
+        }
+        Ok(id)
+    }
+
     /// The client tenant served at `slug`'s subdomain, if any. Public: hosts are public.
     pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>> {
         let mut conn = self.db.reader().acquire().await?;
         Ok(store::tenants::by_slug(&mut conn, slug).await?)
+    }
+
+    /// A tenant as its own site shows it (name, colour, logo). Public: hosts are public.
+    pub async fn site_tenant(&self, id: TenantId) -> Result<Tenant> {
+        let mut conn = self.db.reader().acquire().await?;
+        store::tenants::by_id(&mut conn, id)
+            .await?
+            .ok_or(Error::NotFound("tenant"))
     }
 
     /// The MSP tenant, which exists once the database has been set up.

@@ -9,10 +9,14 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::AppState;
-use crate::domain::tenant::Tenant;
+use crate::domain::tenant::{Tenant, TenantId};
 
 /// The tenant whose site this request is for.
 pub struct Site(pub Tenant);
+
+/// The id of the tenant whose site this request is for, known without a query once its
+/// host has been seen: for a page that loads its tenant together with its own data.
+pub struct SiteId(pub TenantId);
 
 /// The host a request names, lower-cased and without its port.
 fn request_host(parts: &Parts, trust_proxy: bool) -> Option<String> {
@@ -39,7 +43,7 @@ pub fn unknown_host() -> Response {
         .into_response()
 }
 
-impl<S> FromRequestParts<S> for Site
+impl<S> FromRequestParts<S> for SiteId
 where
     AppState: FromRef<S>,
     S: Send + Sync,
@@ -50,19 +54,38 @@ where
         let app = AppState::from_ref(state);
         let host = request_host(parts, app.trust_proxy).ok_or_else(unknown_host)?;
         let base = app.tether.base_url().host();
-        let tenant = if host == base {
-            app.tether.msp_tenant().await.ok()
+        let slug = if host == base {
+            None
         } else {
             match host
                 .strip_suffix(base)
                 .and_then(|rest| rest.strip_suffix('.'))
             {
-                Some(slug) if !slug.contains('.') => {
-                    app.tether.tenant_by_slug(slug).await.ok().flatten()
-                }
-                _ => None,
+                Some(slug) if !slug.contains('.') => Some(slug),
+                _ => return Err(unknown_host()),
             }
         };
-        tenant.map(Site).ok_or_else(unknown_host)
+        match app.tether.site_tenant_id(slug).await {
+            Ok(Some(id)) => Ok(SiteId(id)),
+            Ok(None) | Err(_) => Err(unknown_host()),
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for Site
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let SiteId(id) = SiteId::from_request_parts(parts, state).await?;
+        let app = AppState::from_ref(state);
+        app.tether
+            .site_tenant(id)
+            .await
+            .map(Site)
+            .map_err(|_| unknown_host())
     }
 }

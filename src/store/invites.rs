@@ -4,6 +4,7 @@
 
 use sqlx::FromRow;
 
+use super::tenants::TenantRow;
 use super::{Bind, Conn, Filters};
 use crate::domain::actor::TenantScope;
 use crate::domain::clock::Timestamp;
@@ -13,7 +14,7 @@ use crate::domain::invite::{
 };
 use crate::domain::name::Name;
 use crate::domain::role::Role;
-use crate::domain::tenant::TenantId;
+use crate::domain::tenant::{Tenant, TenantId};
 use crate::domain::token::TokenDigest;
 use crate::domain::user::UserId;
 
@@ -105,17 +106,52 @@ pub async fn by_id(conn: &mut Conn, id: InviteId, now: Timestamp) -> sqlx::Resul
     Ok(row.map(|row| row.into_invite(now)))
 }
 
-pub async fn by_digest(
+/// The invite a link's token names, with its tenant, in one query: the setup page, which
+/// shows both, is the page recipients load most.
+pub async fn link_by_digest(
     conn: &mut Conn,
     digest: TokenDigest,
     now: Timestamp,
-) -> sqlx::Result<Option<Invite>> {
-    let sql = format!("{SELECT_INVITE} WHERE i.token_digest = $1");
-    let row: Option<InviteRow> = sqlx::query_as(&sql)
-        .bind(digest.to_vec())
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.map(|row| row.into_invite(now)))
+) -> sqlx::Result<Option<(Invite, Tenant)>> {
+    let row: Option<LinkRow> = sqlx::query_as(
+        "SELECT i.id, i.email, i.name, i.role_id, i.tenant_id, i.created_at, i.expires_at, \
+           i.created_by, c.email AS created_by_email, i.accepted_at, i.accepted_user_id, \
+           i.revoked_at, i.revoked_by, i.revoke_reason, \
+           t.kind AS tenant_kind, t.name AS tenant_name, t.slug AS tenant_slug, \
+           t.accent_colour AS tenant_accent_colour, t.created_at AS tenant_created_at, \
+           l.etag AS tenant_logo_etag \
+         FROM invites i JOIN tenants t ON t.id = i.tenant_id \
+           LEFT JOIN users c ON c.id = i.created_by \
+           LEFT JOIN tenant_logos l ON l.tenant_id = i.tenant_id \
+         WHERE i.token_digest = $1",
+    )
+    .bind(digest.to_vec())
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|row| {
+        let tenant = TenantRow {
+            id: row.invite.tenant_id,
+            kind: row.tenant_kind,
+            name: row.tenant_name,
+            slug: row.tenant_slug,
+            accent_colour: row.tenant_accent_colour,
+            created_at: row.tenant_created_at,
+            logo_etag: row.tenant_logo_etag,
+        };
+        (row.invite.into_invite(now), Tenant::from(tenant))
+    }))
+}
+
+#[derive(FromRow)]
+struct LinkRow {
+    #[sqlx(flatten)]
+    invite: InviteRow,
+    tenant_kind: String,
+    tenant_name: String,
+    tenant_slug: Option<String>,
+    tenant_accent_colour: String,
+    tenant_created_at: i64,
+    tenant_logo_etag: Option<String>,
 }
 
 /// The invite for `email` that is neither accepted nor revoked (pending or expired), if any.

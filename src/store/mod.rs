@@ -86,12 +86,17 @@ impl Db {
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10));
         if engine == Engine::Sqlite {
-            pool_options = pool_options.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    conn.execute(sqlx::raw_sql(SQLITE_PRAGMAS)).await?;
-                    Ok(())
-                })
-            });
+            // A SQLite connection is an open file: unlike a server connection it cannot go
+            // stale, so the pool's ping before each use would only add a round trip to the
+            // connection's worker thread to every query (a third of the invite page's time).
+            pool_options = pool_options
+                .test_before_acquire(false)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute(sqlx::raw_sql(SQLITE_PRAGMAS)).await?;
+                        Ok(())
+                    })
+                });
         }
         let pool = pool_options
             .connect_with(options)

@@ -13,14 +13,14 @@ const SELECT_TENANT: &str =
      FROM tenants t LEFT JOIN tenant_logos l ON l.tenant_id = t.id";
 
 #[derive(FromRow)]
-struct TenantRow {
-    id: i64,
-    kind: String,
-    name: String,
-    slug: Option<String>,
-    accent_colour: String,
-    created_at: i64,
-    logo_etag: Option<String>,
+pub(super) struct TenantRow {
+    pub(super) id: i64,
+    pub(super) kind: String,
+    pub(super) name: String,
+    pub(super) slug: Option<String>,
+    pub(super) accent_colour: String,
+    pub(super) created_at: i64,
+    pub(super) logo_etag: Option<String>,
 }
 
 impl From<TenantRow> for Tenant {

@@ -18,7 +18,7 @@ use crate::domain::error::{Conflict, Error, Gone};
 use crate::domain::invite::{Acceptance, InviteLink};
 use crate::domain::session::SessionKind;
 use crate::domain::tenant::Tenant;
-use crate::http::host::Site;
+use crate::http::host::{unknown_host, Site, SiteId};
 use crate::http::request::ClientIp;
 use crate::http::web::account::session_cookie;
 use crate::http::AppState;
@@ -125,11 +125,11 @@ fn refusal(tenant: &Tenant, error: &Error) -> Response {
 /// `GET /invite/{token}`: the branded setup page (also answers `HEAD`).
 pub async fn page(
     State(app): State<AppState>,
-    Site(tenant): Site,
+    SiteId(host_tenant): SiteId,
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    match app.tether.open_invite_link(&token, Some(tenant.id)).await {
+    match app.tether.open_invite_link(&token, Some(host_tenant)).await {
         Ok(link) => {
             let form = form_token(&app.form_key, &headers, secure_cookies(&app.tether));
             let mut response = setup_page(
@@ -148,7 +148,10 @@ pub async fn page(
             }
             response
         }
-        Err(error) => refusal(&tenant, &error),
+        Err(error) => match app.tether.site_tenant(host_tenant).await {
+            Ok(tenant) => refusal(&tenant, &error),
+            Err(_) => unknown_host(),
+        },
     }
 }
 
