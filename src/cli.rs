@@ -75,7 +75,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let tether = Tether::new(
         db,
         Arc::new(SystemClock),
-        PasswordHasher::per_core(),
+        PasswordHasher::per_core()
+            .map_err(|e| fail(format!("cannot start the password hashing threads: {e}")))?,
         base_url,
     );
     let msp_name = match &cli.command {

@@ -68,7 +68,7 @@ impl TestApp {
         let tether = Tether::new(
             db,
             clock.clone(),
-            PasswordHasher::new(2),
+            PasswordHasher::new(2).unwrap(),
             BaseUrl::parse("https://atechsolutions.org").expect("a valid base URL"),
         );
         let msp = tether
