@@ -1,12 +1,18 @@
--- GET /invite/{token} on the client's host, cycling through the seeded tokens.
-local tokens = {}
-for line in io.lines(os.getenv("TOKENS")) do
-  tokens[#tokens + 1] = line
+-- GET /invite/{token} on each invite's own client host, cycling through seeded links.
+-- LINKS names a file of "slug token" lines; HOST_SUFFIX is appended to the slug
+-- (".localhost:18100" makes the host acme.localhost:18100).
+local links = {}
+local suffix = os.getenv("HOST_SUFFIX")
+for line in io.lines(os.getenv("LINKS")) do
+  local slug, token = line:match("^(%S+) (%S+)$")
+  if slug then
+    links[#links + 1] = { path = "/invite/" .. token, headers = { Host = slug .. suffix } }
+  end
 end
-local next_token = math.random(#tokens)
-wrk.headers["Host"] = os.getenv("HOST_HEADER")
+local next_link = math.random(#links)
 
 request = function()
-  next_token = next_token % #tokens + 1
-  return wrk.format("GET", "/invite/" .. tokens[next_token])
+  next_link = next_link % #links + 1
+  local link = links[next_link]
+  return wrk.format("GET", link.path, link.headers)
 end
