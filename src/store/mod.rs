@@ -172,23 +172,30 @@ impl Db {
     /// order, on an in-process lock (p99 90 ms at the same throughput), and only one of
     /// them at a time asks SQLite; the busy timeout still arbitrates between processes.
     pub async fn begin(&self) -> sqlx::Result<Tx> {
-        match self.engine {
-            Engine::Sqlite => {
-                let turn =
-                    tokio::time::timeout(WRITE_TURN_TIMEOUT, self.writers.clone().lock_owned())
-                        .await
-                        .map_err(|_| sqlx::Error::PoolTimedOut)?;
-                let inner = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(Tx {
-                    inner,
-                    _turn: Some(turn),
-                })
+        let turn = match self.engine {
+            Engine::Sqlite => Some(
+                tokio::time::timeout(WRITE_TURN_TIMEOUT, self.writers.clone().lock_owned())
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)?,
+            ),
+            Engine::Postgres => None,
+        };
+        // BEGIN runs in a task of its own. A request is dropped wherever it is when its
+        // client goes away; dropped just as BEGIN was answered, it would lose the answer and
+        // with it the only handle that could end the transaction, and the connection would
+        // go back to the pool inside it, holding SQLite's write lock for good. A task runs
+        // to its end, and a transaction that nobody then takes is dropped, which rolls it
+        // back.
+        let pool = self.pool.clone();
+        let engine = self.engine;
+        let begun = tokio::spawn(async move {
+            match engine {
+                Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+                Engine::Postgres => pool.begin().await,
             }
-            Engine::Postgres => Ok(Tx {
-                inner: self.pool.begin().await?,
-                _turn: None,
-            }),
-        }
+        });
+        let inner = begun.await.map_err(|_| sqlx::Error::WorkerCrashed)??;
+        Ok(Tx { inner, _turn: turn })
     }
 
     /// A pool for single reads outside a transaction.

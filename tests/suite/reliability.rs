@@ -12,6 +12,7 @@ crate::on_both_engines!(
     fifty_concurrent_accepts_of_one_link_create_one_account,
     concurrent_invites_for_one_email_never_leave_two_pending,
     a_pending_invite_expires_exactly_at_expires_at,
+    writes_cancelled_midway_leave_no_transaction_open,
 );
 
 async fn fifty_concurrent_accepts_of_one_link_create_one_account(app: TestApp) {
@@ -127,4 +128,40 @@ async fn a_pending_invite_expires_exactly_at_expires_at(app: TestApp) {
         "{accepted:?}"
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
+}
+
+/// A request whose client goes away is dropped wherever it is, BEGIN and COMMIT included.
+/// None of those cancellations may leave a pooled connection inside a transaction: on
+/// SQLite it would hold the write lock, and every later write would fail.
+async fn writes_cancelled_midway_leave_no_transaction_open(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let app = std::sync::Arc::new(app);
+    for round in 0..40u64 {
+        let writers: Vec<_> = (0..8u64)
+            .map(|n| {
+                let app = app.clone();
+                let acme = acme.clone();
+                // Each writer is cut off after a different few hundred microseconds.
+                let cut_off = Duration::from_micros((round * 8 + n) * 53 % 2_000);
+                tokio::spawn(async move {
+                    let email = format!("cut{round}-{n}@acme.com");
+                    let create = app.invite_as(&app.operator, &email, &acme, Role::ClientUser);
+                    let _ = tokio::time::timeout(cut_off, create).await;
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.expect("the task finishes");
+        }
+    }
+    for n in 0..20 {
+        app.invite_as(
+            &app.operator,
+            &format!("after{n}@acme.com"),
+            &acme,
+            Role::ClientUser,
+        )
+        .await
+        .expect("a write after the cancellations succeeds");
+    }
 }
