@@ -540,9 +540,8 @@ impl Tether {
         host_tenant: Option<TenantId>,
     ) -> Result<InviteLink> {
         let now = self.now();
-        let mut conn = self.db.reader().acquire().await?;
         let (invite, tenant) =
-            store::invites::link_by_digest(&mut conn, Token::presented(token).digest(), now)
+            store::invites::link_by_digest(&self.db, Token::presented(token).digest(), now)
                 .await?
                 .filter(|(invite, _)| host_tenant.is_none_or(|host| host == invite.tenant_id))
                 .ok_or(Error::NotFound("invite"))?;

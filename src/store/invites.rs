@@ -2,13 +2,15 @@
 //! conditional `UPDATE`s whose affected-row count says who won, and the partial unique
 //! index `invites_one_open_per_email` refuses a second open invite for one email.
 
+use rusqlite::OptionalExtension;
 use sqlx::FromRow;
 
 use super::tenants::TenantRow;
-use super::{Bind, Conn, Filters};
+use super::{Bind, Conn, Db, Filters};
 use crate::domain::actor::TenantScope;
 use crate::domain::clock::Timestamp;
 use crate::domain::email::Email;
+use crate::domain::error::Error;
 use crate::domain::invite::{
     Invite, InviteId, InviteQuery, InviteStatus, RevokeReason, StatusFilter,
 };
@@ -106,29 +108,42 @@ pub async fn by_id(conn: &mut Conn, id: InviteId, now: Timestamp) -> sqlx::Resul
     Ok(row.map(|row| row.into_invite(now)))
 }
 
+const SELECT_LINK: &str =
+    "SELECT i.id, i.email, i.name, i.role_id, i.tenant_id, i.created_at, i.expires_at, \
+       i.created_by, c.email AS created_by_email, i.accepted_at, i.accepted_user_id, \
+       i.revoked_at, i.revoked_by, i.revoke_reason, \
+       t.kind AS tenant_kind, t.name AS tenant_name, t.slug AS tenant_slug, \
+       t.accent_colour AS tenant_accent_colour, t.created_at AS tenant_created_at, \
+       l.etag AS tenant_logo_etag \
+     FROM invites i JOIN tenants t ON t.id = i.tenant_id \
+       LEFT JOIN users c ON c.id = i.created_by \
+       LEFT JOIN tenant_logos l ON l.tenant_id = i.tenant_id \
+     WHERE i.token_digest = $1";
+
 /// The invite a link's token names, with its tenant, in one query: the setup page, which
-/// shows both, is the page recipients load most.
+/// shows both, is the page recipients load most. On SQLite it is read in place (`direct`).
 pub async fn link_by_digest(
-    conn: &mut Conn,
+    db: &Db,
     digest: TokenDigest,
     now: Timestamp,
-) -> sqlx::Result<Option<(Invite, Tenant)>> {
-    let row: Option<LinkRow> = sqlx::query_as(
-        "SELECT i.id, i.email, i.name, i.role_id, i.tenant_id, i.created_at, i.expires_at, \
-           i.created_by, c.email AS created_by_email, i.accepted_at, i.accepted_user_id, \
-           i.revoked_at, i.revoked_by, i.revoke_reason, \
-           t.kind AS tenant_kind, t.name AS tenant_name, t.slug AS tenant_slug, \
-           t.accent_colour AS tenant_accent_colour, t.created_at AS tenant_created_at, \
-           l.etag AS tenant_logo_etag \
-         FROM invites i JOIN tenants t ON t.id = i.tenant_id \
-           LEFT JOIN users c ON c.id = i.created_by \
-           LEFT JOIN tenant_logos l ON l.tenant_id = i.tenant_id \
-         WHERE i.token_digest = $1",
-    )
-    .bind(digest.to_vec())
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|row| {
+) -> Result<Option<(Invite, Tenant)>, Error> {
+    let row = match db.direct() {
+        Some(direct) => direct
+            .read(|conn| {
+                conn.prepare_cached(SELECT_LINK)?
+                    .query_row([digest.to_vec()], LinkRow::from_sqlite)
+                    .optional()
+            })
+            .map_err(|e| Error::Internal(format!("reading an invite link failed: {e}")))?,
+        None => {
+            let mut conn = db.reader().acquire().await?;
+            sqlx::query_as(SELECT_LINK)
+                .bind(digest.to_vec())
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+    };
+    Ok(row.map(|row: LinkRow| {
         let tenant = TenantRow {
             id: row.invite.tenant_id,
             kind: row.tenant_kind,
@@ -140,6 +155,35 @@ pub async fn link_by_digest(
         };
         (row.invite.into_invite(now), Tenant::from(tenant))
     }))
+}
+
+impl LinkRow {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            invite: InviteRow {
+                id: row.get("id")?,
+                email: row.get("email")?,
+                name: row.get("name")?,
+                role_id: row.get("role_id")?,
+                tenant_id: row.get("tenant_id")?,
+                created_at: row.get("created_at")?,
+                expires_at: row.get("expires_at")?,
+                created_by: row.get("created_by")?,
+                created_by_email: row.get("created_by_email")?,
+                accepted_at: row.get("accepted_at")?,
+                accepted_user_id: row.get("accepted_user_id")?,
+                revoked_at: row.get("revoked_at")?,
+                revoked_by: row.get("revoked_by")?,
+                revoke_reason: row.get("revoke_reason")?,
+            },
+            tenant_kind: row.get("tenant_kind")?,
+            tenant_name: row.get("tenant_name")?,
+            tenant_slug: row.get("tenant_slug")?,
+            tenant_accent_colour: row.get("tenant_accent_colour")?,
+            tenant_created_at: row.get("tenant_created_at")?,
+            tenant_logo_etag: row.get("tenant_logo_etag")?,
+        })
+    }
 }
 
 #[derive(FromRow)]

@@ -5,10 +5,12 @@
 //! transaction type, so the domain exists once and never branches on the engine. The
 //! driver's one limitation, no chrono types, does not touch us: times are stored as
 //! integer Unix milliseconds and flags as nullable timestamps, which both engines decode
-//! identically. Engine differences live in the two migration folders and in `Db::connect`
-//! and `Db::begin` below, and nowhere else.
+//! identically. Engine differences live in the two migration folders, in `Db::connect` and
+//! `Db::begin` below, and in `direct.rs` (the invite link's lookup read in place on
+//! SQLite, with the same SQL text), and nowhere else.
 
 pub mod audit;
+pub mod direct;
 pub mod invites;
 pub mod secrets;
 pub mod sessions;
@@ -22,8 +24,11 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use self::direct::DirectReads;
+
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, ConnectOptions, Executor};
 
 pub type Conn = sqlx::AnyConnection;
@@ -97,6 +102,8 @@ pub struct Db {
     engine: Engine,
     /// SQLite writers of this process queue here for the write lock; see `Db::begin`.
     writers: Arc<Mutex<()>>,
+    /// On SQLite (a file, not in memory), reads that bypass sqlx; see `direct.rs`.
+    direct: Option<Arc<DirectReads>>,
 }
 
 impl Db {
@@ -137,10 +144,19 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(unreachable)?;
+        let direct = match engine {
+            Engine::Sqlite => SqliteConnectOptions::from_str(&url)
+                .ok()
+                .map(|options| options.get_filename().to_path_buf())
+                .filter(|path| !path.as_os_str().is_empty() && path.as_os_str() != ":memory:")
+                .map(|path| Arc::new(DirectReads::new(path))),
+            Engine::Postgres => None,
+        };
         Ok(Self {
             pool,
             engine,
             writers: Arc::default(),
+            direct,
         })
     }
 
@@ -196,6 +212,11 @@ impl Db {
         });
         let inner = begun.await.map_err(|_| sqlx::Error::WorkerCrashed)??;
         Ok(Tx { inner, _turn: turn })
+    }
+
+    /// Direct reads of the SQLite file, for the hottest lookups; `None` on PostgreSQL.
+    pub fn direct(&self) -> Option<&DirectReads> {
+        self.direct.as_deref()
     }
 
     /// A pool for single reads outside a transaction.
