@@ -10,7 +10,6 @@ import datetime
 import json
 import os
 import platform
-import random
 import shutil
 import sqlite3
 import statistics
