@@ -1,11 +1,15 @@
 //! The `tether` binary as a person runs it: in an empty directory, on SQLite by default
 //! and on PostgreSQL when `TETHER_TEST_DATABASE_URL` is set.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use support::{fresh_postgres_url, on_postgres};
 
 struct Run {
     ok: bool,
@@ -66,25 +70,6 @@ fn assert_one_sentence_error(run: &Run, contains: &str) {
         lines[0]
     );
     assert!(!run.stderr.contains("panicked"));
-}
-
-fn fresh_postgres_url() -> Option<String> {
-    let server = std::env::var("TETHER_TEST_DATABASE_URL").ok()?;
-    let (base, _) = server.rsplit_once('/')?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let name = format!("tether_test_cli_{}_{nanos}", std::process::id());
-    let url = format!("{base}/{name}");
-    let runtime = tokio::runtime::Runtime::new().ok()?;
-    runtime.block_on(async {
-        use sqlx::migrate::MigrateDatabase;
-        sqlx::any::install_default_drivers();
-        sqlx::Any::create_database(&url)
-            .await
-            .expect("a fresh database");
-    });
-    Some(url)
 }
 
 fn invite_lifecycle_from_the_command_line(database_url: Option<&str>) {
@@ -306,11 +291,9 @@ fn invite_lifecycle_from_the_command_line_on_sqlite() {
 
 #[test]
 fn invite_lifecycle_from_the_command_line_on_postgres() {
-    let Some(url) = fresh_postgres_url() else {
-        eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
-        return;
-    };
-    invite_lifecycle_from_the_command_line(Some(&url));
+    on_postgres("cli", |url| {
+        invite_lifecycle_from_the_command_line(Some(url))
+    });
 }
 
 #[test]
@@ -461,8 +444,7 @@ fn serve_on_an_empty_database_prints_the_first_admin_link_and_becomes_ready() {
 
 #[test]
 fn several_processes_starting_at_once_migrate_an_empty_postgres_once() {
-    let Some(url) = fresh_postgres_url() else {
-        eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
+    let Some(url) = fresh_postgres_url("cli") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

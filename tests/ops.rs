@@ -1,11 +1,15 @@
 //! Operations, with the real binary: logs and metrics never show a secret, SIGTERM lets a
 //! request finish, and several processes share one PostgreSQL (quality.md Reliability 3, 5).
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use support::{fresh_postgres_url, on_postgres, on_sqlite};
 
 const PASSWORD: &str = "quartz mitten orbit paddle";
 const ALICE_PASSWORD: &str = "violet anchor meadow 42";
@@ -24,23 +28,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn fresh_postgres_url() -> Option<String> {
-    let server = std::env::var("TETHER_TEST_DATABASE_URL").ok()?;
-    let (base, _) = server.rsplit_once('/')?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let url = format!("{base}/tether_test_ops_{}_{nanos}", std::process::id());
-    tokio::runtime::Runtime::new().ok()?.block_on(async {
-        use sqlx::migrate::MigrateDatabase;
-        sqlx::any::install_default_drivers();
-        sqlx::Any::create_database(&url)
-            .await
-            .expect("a fresh database");
-    });
-    Some(url)
 }
 
 fn create_admin(dir: &Path, database: &str) {
@@ -292,34 +279,22 @@ fn logs_never_show_a_secret(database: &str, format: &str) {
 
 #[test]
 fn logs_and_metrics_never_show_a_token_password_or_invite_path_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("tether.db");
-    logs_never_show_a_secret(database.to_str().unwrap(), "text");
+    on_sqlite(|database| logs_never_show_a_secret(database, "text"));
 }
 
 #[test]
 fn logs_and_metrics_never_show_a_token_password_or_invite_path_on_postgres() {
-    let Some(url) = fresh_postgres_url() else {
-        eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
-        return;
-    };
-    logs_never_show_a_secret(&url, "json");
+    on_postgres("ops", |url| logs_never_show_a_secret(url, "json"));
 }
 
 #[test]
 fn sigterm_lets_an_in_flight_request_finish_and_exits_0_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("tether.db");
-    sigterm_lets_an_in_flight_request_finish(database.to_str().unwrap());
+    on_sqlite(sigterm_lets_an_in_flight_request_finish);
 }
 
 #[test]
 fn sigterm_lets_an_in_flight_request_finish_and_exits_0_on_postgres() {
-    let Some(url) = fresh_postgres_url() else {
-        eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
-        return;
-    };
-    sigterm_lets_an_in_flight_request_finish(&url);
+    on_postgres("ops", sigterm_lets_an_in_flight_request_finish);
 }
 
 fn sigterm_lets_an_in_flight_request_finish(database: &str) {
@@ -371,8 +346,7 @@ fn sigterm_lets_an_in_flight_request_finish(database: &str) {
 
 #[test]
 fn two_processes_on_one_postgres_share_sessions_and_settle_a_raced_link() {
-    let Some(url) = fresh_postgres_url() else {
-        eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
+    let Some(url) = fresh_postgres_url("ops") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -432,8 +406,7 @@ fn two_processes_on_one_postgres_share_sessions_and_settle_a_raced_link() {
 
 #[test]
 fn several_processes_starting_at_once_on_an_empty_postgres_all_serve() {
-    let Some(url) = fresh_postgres_url() else {
-        eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
+    let Some(url) = fresh_postgres_url("ops") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -591,16 +564,10 @@ fn nothing_answered_is_lost_after_a_crash(database: &str) {
 
 #[test]
 fn nothing_answered_is_lost_after_sigkill_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("tether.db");
-    nothing_answered_is_lost_after_a_crash(database.to_str().unwrap());
+    on_sqlite(nothing_answered_is_lost_after_a_crash);
 }
 
 #[test]
 fn nothing_answered_is_lost_after_sigkill_on_postgres() {
-    let Some(url) = fresh_postgres_url() else {
-        eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
-        return;
-    };
-    nothing_answered_is_lost_after_a_crash(&url);
+    on_postgres("ops", nothing_answered_is_lost_after_a_crash);
 }
