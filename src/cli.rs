@@ -106,7 +106,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 
 fn pool_size(command: &Command) -> u32 {
     match command {
-        Command::Serve(args) => args.database_connections.max(1),
+        Command::Serve(args) => args.database_connections,
         _ => 2,
     }
 }

@@ -77,7 +77,8 @@ pub struct ServeArgs {
     pub invite_link_limit: u32,
 
     /// Connections to the database this process keeps open at most.
-    #[arg(long, env = "TETHER_DATABASE_CONNECTIONS", default_value_t = 16)]
+    #[arg(long, env = "TETHER_DATABASE_CONNECTIONS", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub database_connections: u32,
 
     /// The MSP's display name, used when the database is first created.

@@ -483,3 +483,17 @@ fn several_processes_starting_at_once_migrate_an_empty_postgres_once() {
     assert_eq!(migrations, 1);
     assert_eq!(msp_tenants, 1);
 }
+
+#[test]
+fn serve_refuses_a_pool_of_no_database_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = tether(dir.path(), None, &["serve", "--database-connections", "0"]);
+    assert!(!run.ok);
+    assert!(
+        run.stderr
+            .contains("invalid value '0' for '--database-connections"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"));
+}
