@@ -34,17 +34,6 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-impl Error {
-    pub fn field(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
-        Self::Validation(vec![FieldError::new(field, code, message)])
-    }
-
-    /// True for a failure of the machinery rather than a refusal of the request.
-    pub fn is_internal(&self) -> bool {
-        matches!(self, Self::Database(_) | Self::Internal(_))
-    }
-}
-
 /// One invalid input field: which, a stable code, and a sentence for a person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -127,7 +116,7 @@ impl fmt::Display for Conflict {
             Self::InvitePending => {
                 "a pending invite for this email was sent by someone else; ask them to revoke it first"
             }
-            Self::InviteNotRevocable => "this invite has already been used and cannot be changed",
+            Self::InviteNotRevocable => "this invite is no longer open: it has been accepted or revoked, so it cannot be changed",
             Self::SlugTaken => "another client already uses this address",
             Self::LastAdmin => "this would leave no active MSP admin",
         })
@@ -178,5 +167,17 @@ impl fmt::Display for Gone {
                 at.to_date()
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_invite_is_described_as_accepted_or_revoked() {
+        let sentence = Conflict::InviteNotRevocable.to_string();
+        assert!(sentence.contains("accepted") && sentence.contains("revoked"));
+        assert!(!sentence.contains("already been used"));
     }
 }

@@ -16,6 +16,7 @@ use super::page::{Page, PageRequest};
 use super::password::Password;
 use super::role::Role;
 use super::session::{start_session, NewSession, SessionKind};
+use super::setup::end_first_admin_links;
 use super::tenant::{Tenant, TenantId};
 use super::token::Token;
 use super::user::{unique_email_conflict, User, UserId};
@@ -403,12 +404,13 @@ impl Tether {
         };
         let mut superseded = None;
         if let Some(open) = &open {
-            // A pending invite may only be replaced by someone who could revoke it; an
-            // expired one is dead already, and replacing it takes nothing from anyone.
+            // An open invite, pending or expired, may only be replaced by someone who could
+            // revoke it: superseding another tenant's expired invite would still reach into
+            // that tenant (revoked_by, its admin's next invite refused).
             let may_revoke = actor
                 .scope(Action::RevokeInvites)
                 .is_ok_and(|scope| scope.includes(open.tenant_id));
-            if open.status == InviteStatus::Pending && !may_revoke {
+            if !may_revoke {
                 return Err(Error::Conflict(Conflict::InvitePending));
             }
             if store::invites::revoke(
@@ -432,6 +434,13 @@ impl Tether {
             } else if replacing.is_some() {
                 // Accepted or revoked since we looked: a re-issue has nothing left to replace.
                 return Err(Error::Conflict(Conflict::InviteNotRevocable));
+            } else if let Some(email) = &draft.email {
+                // Under PostgreSQL's READ COMMITTED the invite we found may have been accepted
+                // after our check for a user: the revoke then waited for that commit and
+                // changed nothing. This statement sees the commit, and with it the new user.
+                if store::users::email_taken(&mut tx, email).await? {
+                    return Err(Error::Conflict(Conflict::UserExists));
+                }
             }
         }
 
@@ -592,6 +601,18 @@ impl Tether {
 
         let now = self.now();
         let mut tx = self.db.begin().await?;
+        if invite.role == Role::MspAdmin {
+            // Serialises with `create_admin` and demotions, which take the same lock first.
+            store::users::lock_admin_changes(&mut tx).await?;
+            let admins = store::users::count_active_with_role(&mut tx, Role::MspAdmin).await?;
+            if invite.email.is_none() && admins > 0 {
+                // A first-admin link whose purpose another admin has fulfilled.
+                drop(tx);
+                let error = Error::Gone(Gone::Revoked);
+                self.record_refused_accept(&error, Some(&invite), ip).await;
+                return Err(error);
+            }
+        }
         if !store::invites::claim(&mut tx, invite.id, now).await? {
             drop(tx);
             let current = {
@@ -620,6 +641,9 @@ impl Tether {
         .await
         .map_err(unique_email_conflict)?;
         store::invites::record_accepted_user(&mut tx, invite.id, user_id).await?;
+        if invite.role == Role::MspAdmin {
+            end_first_admin_links(&mut tx, invite.tenant_id, now).await?;
+        }
         let session = start_session(&mut tx, user_id, kind, now).await?;
         let accepted = NewAuditEvent {
             actor_id: Some(user_id),

@@ -139,6 +139,11 @@ impl Tether {
 
         let now = self.now();
         let mut tx = self.db.begin().await?;
+        // The password was checked against a copy read before this transaction; a
+        // deactivation since then must win, or its session would revive on reactivation.
+        if !store::users::lock_if_active(&mut tx, user.id).await? {
+            return Err(Error::InvalidCredentials);
+        }
         let session = start_session(&mut tx, user.id, kind, now).await?;
         let event = NewAuditEvent::anonymous(now, AuditAction::SignIn, ip)
             .target(Target::User(user.id))

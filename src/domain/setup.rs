@@ -1,11 +1,15 @@
 //! First run: the MSP tenant, the first MSP admin's one-time link, and the demo clients.
 
+use serde_json::json;
+
+use super::audit::{AuditAction, NewAuditEvent, Target};
+use super::clock::Timestamp;
 use super::email::Email;
 use super::error::{Error, Result};
-use super::invite::{Expiry, IssuedInvite, SystemDraft};
+use super::invite::{Expiry, IssuedInvite, RevokeReason, SystemDraft};
 use super::name::Name;
 use super::role::Role;
-use super::tenant::{AccentColour, Logo, Slug, Tenant, TenantKind};
+use super::tenant::{AccentColour, Logo, Slug, Tenant, TenantId, TenantKind};
 use super::Tether;
 use crate::store;
 
@@ -117,6 +121,29 @@ impl Tether {
         }
         Ok(issued)
     }
+}
+
+/// An MSP admin has just been created, in the caller's transaction: the first-admin links
+/// (email-less MSP-admin invites) have served their purpose, and left open they would let
+/// anyone holding one make another MSP admin. The caller holds `lock_admin_changes`.
+pub(crate) async fn end_first_admin_links(
+    tx: &mut store::Conn,
+    msp: TenantId,
+    now: Timestamp,
+) -> Result<()> {
+    for open in store::invites::open_without_email(tx, msp).await? {
+        if store::invites::revoke(tx, open, None, RevokeReason::Revoked, now).await? {
+            let event = NewAuditEvent::anonymous(now, AuditAction::InviteRevoked, None)
+                .target(Target::Invite(open.0))
+                .detail(json!({ "first_admin": true, "reason": "an MSP admin exists" }));
+            let event = NewAuditEvent {
+                tenant_id: Some(msp),
+                ..event
+            };
+            store::audit::insert(tx, &event).await?;
+        }
+    }
+    Ok(())
 }
 
 impl Tether {

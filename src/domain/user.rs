@@ -11,6 +11,7 @@ use super::name::Name;
 use super::page::{Page, PageRequest};
 use super::password::Password;
 use super::role::Role;
+use super::setup::end_first_admin_links;
 use super::tenant::TenantId;
 use super::Tether;
 use crate::store;
@@ -81,6 +82,7 @@ impl Tether {
         let msp = self.msp_tenant().await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
+        store::users::lock_admin_changes(&mut tx).await?;
         if store::users::email_taken(&mut tx, &email).await? {
             return Err(Error::Conflict(Conflict::UserExists));
         }
@@ -97,6 +99,7 @@ impl Tether {
         )
         .await
         .map_err(unique_email_conflict)?;
+        end_first_admin_links(&mut tx, msp.id, now).await?;
         let event = NewAuditEvent::by(actor, now, AuditAction::UserCreated, Some(msp.id))
             .target(Target::User(id))
             .detail(json!({ "email": email.as_str(), "role": Role::MspAdmin.name() }));
@@ -140,19 +143,23 @@ impl Tether {
 
     /// Renames, changes the role of, deactivates or reactivates a user, within the actor's
     /// rights (product.md §2). Deactivating ends all of the user's sessions at once.
+    ///
+    /// The user is read again inside the transaction, after taking their row's lock, and
+    /// only the fields given change: a copy read before the transaction would let a
+    /// concurrent rename write back the activity or role this change had just replaced.
     pub async fn update_user(
         &self,
         actor: &Actor,
         id: UserId,
         changes: UserChanges,
     ) -> Result<User> {
-        let target = self.user(actor, id).await?;
+        let visible = self.user(actor, id).await?;
         let refuse = || async {
             self.record_refusal(actor, Action::ManageUsers, Target::User(id))
                 .await;
             Err(Error::Forbidden)
         };
-        if actor.scope(Action::ManageUsers).is_err() || !actor.may_grant(target.role) {
+        if actor.scope(Action::ManageUsers).is_err() || !actor.may_grant(visible.role) {
             return refuse().await;
         }
         // A client admin may not change their own account's role or deactivate it.
@@ -162,14 +169,15 @@ impl Tether {
         }
 
         let mut errors = FieldErrors::default();
-        let name = match &changes.name {
-            Some(name) => errors.check(Name::parse("name", name)),
-            None => Some(target.name.clone()),
-        };
-        let role = match changes.role_id {
-            None => Some(target.role),
-            Some(role_id) => match Role::from_id(role_id) {
-                Some(role) if role.scope() == target.role.scope() => Some(role),
+        let name = changes
+            .name
+            .as_deref()
+            .and_then(|name| errors.check(Name::parse("name", name)));
+        // A user's tenant never changes, so neither does the scope of the roles they may hold.
+        let role = changes
+            .role_id
+            .and_then(|role_id| match Role::from_id(role_id) {
+                Some(role) if role.scope() == visible.role.scope() => Some(role),
                 Some(_) => {
                     errors.push(FieldError::new(
                         "role_id",
@@ -186,27 +194,33 @@ impl Tether {
                     ));
                     None
                 }
-            },
-        };
+            });
         errors.into_result()?;
-        let (Some(name), Some(role)) = (name, role) else {
-            return Err(Error::Internal("checked fields went missing".into()));
-        };
-        if !actor.may_grant(role) {
+        if role.is_some_and(|role| !actor.may_grant(role)) {
             return refuse().await;
         }
 
         let now = self.now();
-        let active = changes.active.unwrap_or(target.active);
         let mut tx = self.db.begin().await?;
-        let affects_admins = target.role == Role::MspAdmin && (role != Role::MspAdmin || !active);
-        if affects_admins {
+        if changes_role_or_activity {
             store::users::lock_admin_changes(&mut tx).await?;
+        }
+        if !store::users::lock(&mut tx, id).await? {
+            return Err(Error::NotFound("user"));
         }
         let current = store::users::by_id(&mut tx, id)
             .await?
             .ok_or(Error::NotFound("user"))?;
+        if !actor.may_grant(current.role) {
+            // Promoted beyond the actor's ceiling since the check above.
+            drop(tx);
+            return refuse().await;
+        }
+        let name = name.unwrap_or_else(|| current.name.clone());
+        let role = role.unwrap_or(current.role);
+        let active = changes.active.unwrap_or(current.active);
         store::users::update(&mut tx, id, &name, role, active, now).await?;
+        let affects_admins = current.role == Role::MspAdmin && (role != Role::MspAdmin || !active);
         if affects_admins
             && store::users::count_active_with_role(&mut tx, Role::MspAdmin).await? == 0
         {
@@ -221,7 +235,7 @@ impl Tether {
         } else {
             AuditAction::UserChanged
         };
-        let event = NewAuditEvent::by(actor, now, action, Some(target.tenant_id))
+        let event = NewAuditEvent::by(actor, now, action, Some(current.tenant_id))
             .target(Target::User(id))
             .detail(json!({ "name": name.as_str(), "role": role.name(), "active": active }));
         store::audit::insert(&mut tx, &event).await?;

@@ -171,6 +171,28 @@ pub async fn count_active_with_role(conn: &mut Conn, role: Role) -> sqlx::Result
         .await
 }
 
+/// Locks a user's row until the transaction ends, so that their name, role and activity are
+/// read and written by one change at a time (a no-op write: PostgreSQL holds the row lock to
+/// commit; SQLite's writer holds the whole database). False if there is no such user.
+pub async fn lock(conn: &mut Conn, id: UserId) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE users SET name = name WHERE id = $1")
+        .bind(id.0)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// As `lock`, but only while the user is active: false once they are deactivated. Under
+/// READ COMMITTED a concurrent deactivation either commits first (and this sees it) or waits
+/// for this transaction, and then ends what it started.
+pub async fn lock_if_active(conn: &mut Conn, id: UserId) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE users SET name = name WHERE id = $1 AND deactivated_at IS NULL")
+        .bind(id.0)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Takes a row lock that serialises changes to who administers the MSP, so that two admins
 /// demoting each other at once cannot leave none. A no-op write on the MSP tenant's row:
 /// PostgreSQL locks the row until commit, SQLite already holds its single write lock.

@@ -38,6 +38,11 @@ crate::on_both_engines!(
     lists_filter_by_status_tenant_and_email,
     first_admin_link_takes_the_email_on_accept,
     the_demo_creates_two_branded_clients_once,
+    an_expired_invite_of_another_tenant_is_not_superseded,
+    one_visible_address_gets_one_invite,
+    first_admin_links_end_when_an_msp_admin_is_created,
+    a_first_admin_link_left_open_is_refused_once_an_admin_exists,
+    an_accepted_first_admin_link_ends_the_others,
 );
 
 async fn link_is_on_the_tenants_host_with_a_43_character_token(app: TestApp) {
@@ -768,5 +773,208 @@ async fn the_demo_creates_two_branded_clients_once(app: TestApp) {
     assert!(
         app.tether.create_demo().await.unwrap().is_empty(),
         "a second run changes nothing"
+    );
+}
+
+async fn an_expired_invite_of_another_tenant_is_not_superseded(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let globex = app.client("Globex", "globex").await;
+    let (_, acme_admin) = app.user("boss@acme.com", &acme, Role::ClientAdmin).await;
+    let (_, globex_admin) = app
+        .user("boss@globex.com", &globex, Role::ClientAdmin)
+        .await;
+    let globex_invite = app
+        .invite_as(&globex_admin, "carol@globex.com", &globex, Role::ClientUser)
+        .await
+        .unwrap();
+    app.clock.advance(Duration::from_secs(73 * 3600));
+
+    let result = app
+        .invite_as(&acme_admin, "carol@globex.com", &acme, Role::ClientUser)
+        .await;
+    assert!(
+        matches!(result, Err(Error::Conflict(Conflict::InvitePending))),
+        "{result:?}"
+    );
+    let still = app
+        .tether
+        .invite(&app.operator, globex_invite.invite.id)
+        .await
+        .unwrap();
+    assert_eq!(still.status, InviteStatus::Expired);
+    assert_eq!(still.revoked_by, None);
+    // Globex's own admin may still replace it.
+    let fresh = app
+        .invite_as(&globex_admin, "carol@globex.com", &globex, Role::ClientUser)
+        .await;
+    assert!(fresh.is_ok(), "{fresh:?}");
+}
+
+async fn one_visible_address_gets_one_invite(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let composed = app
+        .invite("ren\u{e9}@acme.example.com", &acme, Role::ClientUser)
+        .await;
+    let decomposed = app
+        .invite("rene\u{301}@acme.example.com", &acme, Role::ClientUser)
+        .await;
+    assert_eq!(composed.invite.email, decomposed.invite.email);
+    let first = app
+        .tether
+        .invite(&app.operator, composed.invite.id)
+        .await
+        .unwrap();
+    assert_eq!(first.revoke_reason, Some(RevokeReason::Superseded));
+    let pending = app
+        .count("SELECT COUNT(*) FROM invites WHERE revoked_at IS NULL")
+        .await;
+    assert_eq!(pending, 1);
+
+    let hidden = app
+        .invite_as(
+            &app.operator,
+            "bob\u{200b}@acme.example.com",
+            &acme,
+            Role::ClientUser,
+        )
+        .await;
+    assert!(
+        matches!(hidden, Err(Error::Validation(ref f)) if f[0].field == "email"),
+        "{hidden:?}"
+    );
+}
+
+async fn first_admin_links_end_when_an_msp_admin_is_created(app: TestApp) {
+    let link = app
+        .tether
+        .first_admin_link()
+        .await
+        .unwrap()
+        .expect("a first-admin link");
+    app.tether
+        .create_admin(
+            &app.operator,
+            "root@atechsolutions.org",
+            GOOD_PASSWORD,
+            None,
+        )
+        .await
+        .unwrap();
+    let opened = app.tether.open_invite_link(link.token.expose(), None).await;
+    assert!(
+        matches!(opened, Err(Error::Gone(Gone::Revoked))),
+        "{opened:?}"
+    );
+    let accepted = app
+        .tether
+        .accept_invite(
+            link.token.expose(),
+            Acceptance {
+                name: "Intruder".into(),
+                password: GOOD_PASSWORD.into(),
+                email: Some("intruder@example.com".into()),
+            },
+            None,
+            SessionKind::Web,
+            None,
+        )
+        .await;
+    assert!(
+        matches!(accepted, Err(Error::Gone(Gone::Revoked))),
+        "{accepted:?}"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
+}
+
+async fn a_first_admin_link_left_open_is_refused_once_an_admin_exists(app: TestApp) {
+    let link = app
+        .tether
+        .first_admin_link()
+        .await
+        .unwrap()
+        .expect("a first-admin link");
+    app.tether
+        .create_admin(
+            &app.operator,
+            "root@atechsolutions.org",
+            GOOD_PASSWORD,
+            None,
+        )
+        .await
+        .unwrap();
+    // As a database from before first-admin links were ended would hold it: still open.
+    sqlx::query(
+        "UPDATE invites SET revoked_at = NULL, revoked_by = NULL, revoke_reason = NULL \
+         WHERE id = $1",
+    )
+    .bind(link.invite.id.0)
+    .execute(app.tether.db().reader())
+    .await
+    .unwrap();
+    let accepted = app
+        .tether
+        .accept_invite(
+            link.token.expose(),
+            Acceptance {
+                name: "Intruder".into(),
+                password: GOOD_PASSWORD.into(),
+                email: Some("intruder@example.com".into()),
+            },
+            None,
+            SessionKind::Web,
+            None,
+        )
+        .await;
+    assert!(
+        matches!(accepted, Err(Error::Gone(Gone::Revoked))),
+        "{accepted:?}"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
+    let still_open = app
+        .count("SELECT COUNT(*) FROM invites WHERE accepted_at IS NULL AND revoked_at IS NULL")
+        .await;
+    assert_eq!(still_open, 1, "a refused accept changes nothing");
+}
+
+async fn an_accepted_first_admin_link_ends_the_others(app: TestApp) {
+    let link = app
+        .tether
+        .first_admin_link()
+        .await
+        .unwrap()
+        .expect("a first-admin link");
+    // A second link, as a second process starting at the same moment would print.
+    let other = app
+        .tether
+        .first_admin_link()
+        .await
+        .unwrap()
+        .expect("another first-admin link");
+    sqlx::query(
+        "UPDATE invites SET revoked_at = NULL, revoked_by = NULL, revoke_reason = NULL \
+         WHERE id = $1",
+    )
+    .bind(link.invite.id.0)
+    .execute(app.tether.db().reader())
+    .await
+    .unwrap();
+    app.tether
+        .accept_invite(
+            other.token.expose(),
+            Acceptance {
+                name: "Owner".into(),
+                password: GOOD_PASSWORD.into(),
+                email: Some("owner@atechsolutions.org".into()),
+            },
+            None,
+            SessionKind::Web,
+            None,
+        )
+        .await
+        .unwrap();
+    let opened = app.tether.open_invite_link(link.token.expose(), None).await;
+    assert!(
+        matches!(opened, Err(Error::Gone(Gone::Revoked))),
+        "{opened:?}"
     );
 }

@@ -165,3 +165,97 @@ async fn writes_cancelled_midway_leave_no_transaction_open(app: TestApp) {
         .expect("a write after the cancellations succeeds");
     }
 }
+
+/// Races that only PostgreSQL's READ COMMITTED lets happen: SQLite runs one writer at a time.
+mod postgres_only {
+    use std::time::Duration;
+
+    use tether::domain::error::{Conflict, Error};
+    use tether::domain::invite::NewInvite;
+    use tether::domain::role::Role;
+
+    use crate::common::TestApp;
+
+    /// An invite accepted, on another connection, while a new invite for the same email is
+    /// superseding it: the new invite must see the new user, not be issued for them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_invite_accepted_while_being_superseded_leaves_no_invite_for_the_new_user() {
+        let Some(app) = TestApp::postgres().await else {
+            eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
+            return;
+        };
+        let acme = app.client("Acme Corp", "acme").await;
+        let first = app.invite("alice@acme.com", &acme, Role::ClientUser).await;
+        let pool = app.tether.db().reader().clone();
+
+        // The accept, on a connection of its own, holding its claim and new user uncommitted.
+        let mut accept = pool.begin().await.unwrap();
+        sqlx::query("UPDATE invites SET accepted_at = $1 WHERE id = $2")
+            .bind(app.now().millis())
+            .bind(first.invite.id.0)
+            .execute(&mut *accept)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO users (tenant_id, email, name, role_id, password_hash, created_at) \
+             VALUES ($1, 'alice@acme.com', 'Alice', $2, 'x', $3)",
+        )
+        .bind(acme.id.0)
+        .bind(Role::ClientUser.id())
+        .bind(app.now().millis())
+        .execute(&mut *accept)
+        .await
+        .unwrap();
+
+        // The new invite: it finds no user yet and the invite still open, then waits for the
+        // invite's row lock at its revoke.
+        let create = {
+            let (tether, operator) = (app.tether.clone(), app.operator.clone());
+            tokio::spawn(async move {
+                tether
+                    .create_invite(
+                        &operator,
+                        NewInvite {
+                            email: "alice@acme.com".into(),
+                            name: None,
+                            role_id: Role::ClientUser.id(),
+                            tenant_id: acme.id.0,
+                            expires_hours: None,
+                        },
+                    )
+                    .await
+            })
+        };
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            assert!(
+                !create.is_finished(),
+                "the create did not wait for the accept"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        accept.commit().await.unwrap();
+
+        let created = create.await.unwrap();
+        assert!(
+            matches!(created, Err(Error::Conflict(Conflict::UserExists))),
+            "{created:?}"
+        );
+        let open = app
+            .count(
+                "SELECT COUNT(*) FROM invites \
+                 WHERE email = 'alice@acme.com' AND accepted_at IS NULL AND revoked_at IS NULL",
+            )
+            .await;
+        assert_eq!(open, 0, "no pending invite for an existing user");
+    }
+}

@@ -19,6 +19,9 @@ crate::on_both_engines!(
     web_sessions_end_after_12_hours_idle_or_7_days,
     api_tokens_last_30_days_and_sign_out_revokes_them,
     admin_create_makes_an_msp_admin_and_checks_the_password,
+    a_deactivation_is_not_undone_by_a_concurrent_rename,
+    a_demotion_is_not_undone_by_a_concurrent_rename,
+    a_sign_in_racing_a_deactivation_leaves_no_session_to_revive,
 );
 
 async fn msp_admin_changes_roles_and_deactivation_ends_sessions(app: TestApp) {
@@ -481,4 +484,114 @@ async fn admin_create_makes_an_msp_admin_and_checks_the_password(app: TestApp) {
         matches!(again, Err(Error::Conflict(Conflict::UserExists))),
         "{again:?}"
     );
+}
+
+/// Trials of a race: each interleaving is up to the scheduler, so enough of them that the
+/// stale write of a change read before its transaction shows (it did in most trials).
+const RACE_TRIALS: usize = 12;
+
+/// `changes` by `actor`, while the user renames themselves five times.
+async fn change_during_renames(
+    app: &TestApp,
+    actor: &tether::domain::actor::Actor,
+    own: &tether::domain::actor::Actor,
+    id: tether::domain::user::UserId,
+    changes: UserChanges,
+) {
+    let renames = async {
+        for n in 0..5 {
+            let rename = UserChanges {
+                name: Some(format!("Renamed {n}")),
+                ..UserChanges::default()
+            };
+            // Refused once the user is deactivated, as their own session ends: that is fine.
+            let _ = app.tether.update_user(own, id, rename).await;
+        }
+    };
+    let change = app.tether.update_user(actor, id, changes);
+    let ((), changed) = tokio::join!(renames, change);
+    changed.expect("the change is made");
+}
+
+async fn a_deactivation_is_not_undone_by_a_concurrent_rename(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    for trial in 0..RACE_TRIALS {
+        // A client admin may rename themselves; the MSP deactivates them meanwhile.
+        let email = format!("admin{trial}@acme.com");
+        let (user, own) = app.user(&email, &acme, Role::ClientAdmin).await;
+        let deactivate = UserChanges {
+            active: Some(false),
+            ..UserChanges::default()
+        };
+        change_during_renames(&app, &app.operator, &own, user.id, deactivate).await;
+        let after = app.tether.user(&app.operator, user.id).await.unwrap();
+        assert!(!after.active, "trial {trial}: the deactivation was undone");
+        let signed_in = app
+            .tether
+            .sign_in(&email, GOOD_PASSWORD, None, SessionKind::Api, None)
+            .await;
+        assert!(matches!(signed_in, Err(Error::InvalidCredentials)));
+    }
+}
+
+async fn a_demotion_is_not_undone_by_a_concurrent_rename(app: TestApp) {
+    let (_, boss) = app
+        .user("boss@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    for trial in 0..RACE_TRIALS {
+        let email = format!("admin{trial}@atechsolutions.org");
+        let (user, own) = app.user(&email, &app.msp, Role::MspAdmin).await;
+        let demote = UserChanges {
+            role_id: Some(Role::MspTechnician.id()),
+            ..UserChanges::default()
+        };
+        change_during_renames(&app, &boss, &own, user.id, demote).await;
+        let after = app.tether.user(&app.operator, user.id).await.unwrap();
+        assert_eq!(
+            after.role,
+            Role::MspTechnician,
+            "trial {trial}: the demotion was undone"
+        );
+    }
+}
+
+async fn a_sign_in_racing_a_deactivation_leaves_no_session_to_revive(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let (_, admin) = app.user("boss@acme.com", &acme, Role::ClientAdmin).await;
+    for trial in 0..RACE_TRIALS {
+        let email = format!("user{trial}@acme.com");
+        let (user, _) = app.user(&email, &acme, Role::ClientUser).await;
+        let sign_in = app
+            .tether
+            .sign_in(&email, GOOD_PASSWORD, None, SessionKind::Api, None);
+        let deactivate = app.tether.update_user(
+            &admin,
+            user.id,
+            UserChanges {
+                active: Some(false),
+                ..UserChanges::default()
+            },
+        );
+        let (signed_in, deactivated) = tokio::join!(sign_in, deactivate);
+        deactivated.expect("the deactivation is made");
+        let reactivate = UserChanges {
+            active: Some(true),
+            ..UserChanges::default()
+        };
+        app.tether
+            .update_user(&admin, user.id, reactivate)
+            .await
+            .expect("the reactivation is made");
+        // Whichever came first, a session begun before the deactivation ended with it.
+        if let Ok((_, session)) = signed_in {
+            let revived = app
+                .tether
+                .authenticate(session.token.expose(), SessionKind::Api, None)
+                .await;
+            assert!(
+                matches!(revived, Err(Error::Unauthenticated)),
+                "trial {trial}: a session outlived the deactivation"
+            );
+        }
+    }
 }
