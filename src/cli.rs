@@ -145,10 +145,18 @@ async fn serve(tether: &Tether, args: ServeArgs) -> Result<(), CliError> {
             sign_in_per_email: args.sign_in_email_limit,
             invite_links_per_ip: args.invite_link_limit,
         }),
-        args.trust_proxy,
+        args.trust_proxy.then_some(args.trusted_proxies),
     )
     .await?;
-    http::serve(listener, state)
+    let metrics_listener = match args.metrics_bind {
+        Some(address) => Some(
+            TcpListener::bind(address)
+                .await
+                .map_err(|e| fail(format!("cannot listen on {address} for metrics: {e}")))?,
+        ),
+        None => None,
+    };
+    http::serve(listener, metrics_listener, state)
         .await
         .map_err(|e| fail(format!("the server stopped: {e}")))
 }

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::http::request::TrustedProxies;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tether",
@@ -60,9 +62,20 @@ pub struct ServeArgs {
     #[arg(long)]
     pub demo: bool,
 
-    /// Honour X-Forwarded-For/Proto/Host from a reverse proxy in front of Tether.
+    /// Honour X-Forwarded-For/Host from a reverse proxy in front of Tether.
     #[arg(long, env = "TETHER_TRUST_PROXY")]
     pub trust_proxy: bool,
+
+    /// With --trust-proxy: the proxies whose forwarded headers are believed, as a
+    /// comma-separated list of addresses or networks. The client is the right-most
+    /// X-Forwarded-For entry that is not one of them.
+    #[arg(long, env = "TETHER_TRUSTED_PROXIES", default_value = "127.0.0.0/8,::1",
+          value_parser = TrustedProxies::parse)]
+    pub trusted_proxies: TrustedProxies,
+
+    /// Serve /metrics on this address only (say 127.0.0.1:9090) instead of on --bind.
+    #[arg(long, env = "TETHER_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
 
     /// Sign-in attempts allowed per client IP per minute.
     #[arg(long, env = "TETHER_SIGN_IN_LIMIT", default_value_t = 20)]

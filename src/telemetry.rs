@@ -25,8 +25,10 @@ pub fn init() {
     };
 }
 
-type RequestLabels = [(&'static str, String); 3];
-type RouteLabels = [(&'static str, String); 2];
+type RequestLabels = [(&'static str, Label); 3];
+type RouteLabels = [(&'static str, Label); 2];
+/// A label value: a fixed word (method, status) or a route template, never client input.
+type Label = std::borrow::Cow<'static, str>;
 type ReasonLabel = [(&'static str, &'static str); 1];
 
 fn latency_histogram() -> Histogram {
@@ -107,17 +109,19 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Counts one answered request. `route` is a route template, never a raw path.
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    /// Counts one answered request. `method` is one of a fixed set and `route` a route
+    /// template or `unmatched`, never a raw path, so the label sets stay few.
+    pub fn observe_request(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
+        let route = Label::Owned(route.to_owned());
         self.requests
             .get_or_create(&[
-                ("method", method.to_owned()),
-                ("route", route.to_owned()),
-                ("status", status.to_string()),
+                ("method", Label::Borrowed(method)),
+                ("route", route.clone()),
+                ("status", Label::Owned(status.to_string())),
             ])
             .inc();
         self.latency
-            .get_or_create(&[("method", method.to_owned()), ("route", route.to_owned())])
+            .get_or_create(&[("method", Label::Borrowed(method)), ("route", route)])
             .observe(seconds);
     }
 

@@ -571,3 +571,27 @@ fn nothing_answered_is_lost_after_sigkill_on_sqlite() {
 fn nothing_answered_is_lost_after_sigkill_on_postgres() {
     on_postgres("ops", nothing_answered_is_lost_after_a_crash);
 }
+
+/// `--metrics-bind`: `/metrics` on a listener of its own, and not where the public is served.
+fn metrics_can_have_a_listener_of_their_own(database: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path(), database);
+    let metrics_port = free_port();
+    let address = format!("127.0.0.1:{metrics_port}");
+    let server = serve(
+        dir.path(),
+        database,
+        &dir.path().join("server.log"),
+        &[("TETHER_METRICS_BIND", &address)],
+    );
+    let (public, _) = http(server.port, "GET", "/metrics", &[], "").unwrap();
+    assert_eq!(public, 404, "the public listener does not serve /metrics");
+    let (private, body) = http(metrics_port, "GET", "/metrics", &[], "").unwrap();
+    assert_eq!(private, 200);
+    assert!(body.contains("tether_http_requests_total"), "{body}");
+}
+
+#[test]
+fn metrics_can_have_a_listener_of_their_own_on_sqlite() {
+    on_sqlite(metrics_can_have_a_listener_of_their_own);
+}

@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
 use super::error::FieldError;
 
 const MAX_CHARS: usize = 100;
@@ -31,7 +34,14 @@ impl Name {
                 "A name cannot contain control characters such as line breaks or tabs.",
             ));
         }
-        Ok(Self(trimmed.to_owned()))
+        if trimmed.chars().any(is_hidden_format) {
+            return Err(FieldError::new(
+                field,
+                "invalid_characters",
+                "A name cannot contain invisible formatting characters such as direction overrides.",
+            ));
+        }
+        Ok(Self(trimmed.nfc().collect()))
     }
 
     pub(crate) fn from_stored(stored: String) -> Self {
@@ -41,6 +51,13 @@ impl Name {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Format characters (Unicode category Cf) draw nothing: bidi overrides make a name read
+/// as another, zero-width spaces make two names look alike. Zero-width (non-)joiners are
+/// the exception: Persian, Indic scripts and emoji sequences need them to be written.
+fn is_hidden_format(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format && !matches!(c, '\u{200c}' | '\u{200d}')
 }
 
 impl fmt::Display for Name {
@@ -73,6 +90,31 @@ mod tests {
         assert_eq!(
             Name::parse("name", "Alice\nSmith").unwrap_err().code,
             "invalid_characters"
+        );
+    }
+
+    #[test]
+    fn refuses_direction_overrides_and_zero_width_spaces_but_keeps_joiners() {
+        for bad in [
+            "Bob\u{202e}nottap",
+            "Bo\u{200b}b",
+            "\u{2066}Eve",
+            "A\u{feff}B",
+        ] {
+            assert_eq!(
+                Name::parse("name", bad).unwrap_err().code,
+                "invalid_characters",
+                "{bad:?}"
+            );
+        }
+        assert!(Name::parse(
+            "name",
+            "\u{645}\u{6cc}\u{200c}\u{62e}\u{648}\u{627}\u{647}\u{645}"
+        )
+        .is_ok());
+        assert_eq!(
+            Name::parse("name", "Rene\u{301}").unwrap(),
+            Name::parse("name", "Ren\u{e9}").unwrap()
         );
     }
 

@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock, PoisonError};
 
 use argon2::password_hash::rand_core::OsRng;
@@ -30,9 +31,15 @@ pub const ARGON2_P_COST: u32 = 1;
 pub struct Password(String);
 
 impl Password {
-    /// A password as typed at sign-in: not checked against the policy, only verified.
+    /// A password as typed at sign-in: not checked against the policy, only verified. No
+    /// password longer than `MAX_CHARS` can be chosen, so one character more is kept of a
+    /// longer one: it still matches nothing, and a queued hash holds no megabytes.
     pub fn presented(value: impl Into<String>) -> Self {
-        Self(value.into())
+        let mut value = value.into();
+        if let Some((cut, _)) = value.char_indices().nth(MAX_CHARS + 1) {
+            value.truncate(cut);
+        }
+        Self(value)
     }
 
     /// A new password, checked against the policy. `context` holds words that make a guess
@@ -152,14 +159,40 @@ type Job = Box<dyn FnOnce() + Send>;
 /// a freed block of that size in the arena of the thread that freed it. The blocking pool
 /// spreads successive hashes over many threads, each of which then holds its 19 MiB: 256
 /// concurrent accepts took the server to 356 MiB. A few long-lived threads hold it once each.
+///
+/// The queue is bounded: past `threads × QUEUE_PER_THREAD` waiting hashes a request is told
+/// to come back (`429` with `Retry-After`) instead of queueing without end, and a hash whose
+/// caller has gone (the client hung up) is skipped when its turn comes.
 #[derive(Clone)]
 pub struct PasswordHasher {
     jobs: mpsc::Sender<Job>,
+    /// Hashes accepted and not yet finished or skipped.
+    waiting: Arc<AtomicUsize>,
+    limit: usize,
+    /// Hashes computed, for tests of the skipping.
+    computed: Arc<AtomicUsize>,
+}
+
+/// About eight seconds of work per thread at 33 ms a hash.
+const QUEUE_PER_THREAD: usize = 256;
+
+/// Counts a hash as waiting until it is dropped: run, skipped, or never sent.
+struct Waiting(Arc<AtomicUsize>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl PasswordHasher {
     /// Starts `threads` hashing threads; they end when the last clone is dropped.
     pub fn new(threads: usize) -> std::io::Result<Self> {
+        Self::with_queue_limit(threads, threads.max(1) * QUEUE_PER_THREAD)
+    }
+
+    /// As `new`, with at most `limit` hashes waiting or running at once.
+    pub fn with_queue_limit(threads: usize, limit: usize) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..threads.max(1) {
@@ -173,7 +206,12 @@ impl PasswordHasher {
                     let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
                 })?;
         }
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs,
+            waiting: Arc::default(),
+            limit,
+            computed: Arc::default(),
+        })
     }
 
     /// One hashing thread per core.
@@ -185,9 +223,22 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.limit {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(Error::RateLimited {
+                retry_after_secs: 1,
+            });
+        }
+        let waiting = Waiting(Arc::clone(&self.waiting));
+        let computed = Arc::clone(&self.computed);
         let (done, outcome) = oneshot::channel();
         let job: Job = Box::new(move || {
-            // The request may have gone away meanwhile; then nobody wants the answer.
+            let _waiting = waiting;
+            // The request went away while this waited: nobody wants the answer.
+            if done.is_closed() {
+                return;
+            }
+            computed.fetch_add(1, Ordering::Relaxed);
             let _ = done.send(work());
         });
         self.jobs
@@ -356,6 +407,64 @@ mod tests {
         let wrong = Password::presented("quartz mitten orbit puddle");
         assert!(!hasher.verify(&wrong, Some(&digest)).await.unwrap());
         assert!(!hasher.verify(&password, None).await.unwrap());
+    }
+
+    #[test]
+    fn a_presented_password_keeps_one_character_more_than_the_policy_allows() {
+        let long = Password::presented("é".repeat(1 << 20));
+        assert_eq!(long.expose().chars().count(), MAX_CHARS + 1);
+        assert_eq!(Password::presented("short").expose(), "short");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_at_once_and_recovers() {
+        let hasher = PasswordHasher::with_queue_limit(1, 2).unwrap();
+        let password = Password::presented("quartz mitten orbit paddle");
+        let (first, second, third) = tokio::join!(
+            hasher.hash(&password),
+            hasher.hash(&password),
+            hasher.hash(&password)
+        );
+        assert!(first.is_ok() && second.is_ok());
+        assert!(matches!(
+            third,
+            Err(Error::RateLimited {
+                retry_after_secs: 1
+            })
+        ));
+        assert!(hasher.hash(&password).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_hash_whose_caller_has_gone_is_skipped() {
+        let hasher = PasswordHasher::new(1).unwrap();
+        let password = Password::presented("quartz mitten orbit paddle");
+        let running = {
+            let (hasher, password) = (hasher.clone(), password.clone());
+            tokio::spawn(async move { hasher.hash(&password).await })
+        };
+        // Queued behind the first, then abandoned, as a request is when its client hangs up.
+        let abandoned = {
+            let (hasher, password) = (hasher.clone(), password.clone());
+            tokio::spawn(async move { hasher.hash(&password).await })
+        };
+        while hasher.waiting.load(Ordering::Acquire) < 2 {
+            tokio::task::yield_now().await;
+        }
+        abandoned.abort();
+        assert!(running.await.unwrap().is_ok());
+        assert!(hasher.hash(&password).await.is_ok());
+        assert_eq!(hasher.computed.load(Ordering::Relaxed), 2);
+        // The last job lets go of its place just after it answers.
+        let drained = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while hasher.waiting.load(Ordering::Acquire) > 0 {
+                tokio::task::yield_now().await;
+            }
+        });
+        assert!(
+            drained.await.is_ok(),
+            "every place in the queue is given back"
+        );
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
+use super::request::TrustedProxies;
 use super::AppState;
 use crate::domain::tenant::{Tenant, TenantId};
 
@@ -19,10 +20,10 @@ pub struct Site(pub Tenant);
 pub struct SiteId(pub TenantId);
 
 /// The host a request names, lower-cased and without its port.
-fn request_host(parts: &Parts, trust_proxy: bool) -> Option<String> {
-    let forwarded = trust_proxy
-        .then(|| parts.headers.get("x-forwarded-host"))
-        .flatten();
+fn request_host(parts: &Parts, proxies: Option<&TrustedProxies>) -> Option<String> {
+    let forwarded = proxies
+        .filter(|proxies| proxies.vouch_for(parts))
+        .and_then(|_| parts.headers.get("x-forwarded-host"));
     let host = forwarded
         .or_else(|| parts.headers.get(HOST))
         .and_then(|v| v.to_str().ok())
@@ -52,7 +53,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app = AppState::from_ref(state);
-        let host = request_host(parts, app.trust_proxy).ok_or_else(unknown_host)?;
+        let host = request_host(parts, app.proxies.as_ref()).ok_or_else(unknown_host)?;
         let base = app.tether.base_url().host();
         let slug = if host == base {
             None

@@ -3,13 +3,14 @@
 //! live in the process (product.md §6): behind N processes the effective limit is N times
 //! the configured one, which still stops guessing at scale.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
+use crate::domain::email::Email;
 use crate::domain::error::Error;
 
 /// Attempts allowed per minute, as a burst that refills evenly over the minute. The
@@ -24,7 +25,7 @@ pub struct LimitSettings {
 #[derive(Clone)]
 pub struct RateLimits {
     sign_in_per_ip: Arc<DefaultKeyedRateLimiter<Option<IpAddr>>>,
-    sign_in_per_email: Arc<DefaultKeyedRateLimiter<String>>,
+    sign_in_per_email: Arc<DefaultKeyedRateLimiter<Email>>,
     invite_links_per_ip: Arc<DefaultKeyedRateLimiter<Option<IpAddr>>>,
     clock: DefaultClock,
 }
@@ -49,16 +50,20 @@ impl RateLimits {
         }
     }
 
-    /// One sign-in attempt from `ip` for `email` (normalised as the domain does, so that
-    /// case variants share a counter).
+    /// One sign-in attempt from `ip` for `email`. The email counter is keyed on the parsed
+    /// address, so spellings of one address share it and a key is at most 254 characters
+    /// whatever was sent; what is not an address cannot sign in, and only the IP counts it.
     pub fn sign_in(&self, ip: Option<IpAddr>, email: &str) -> Result<(), Error> {
-        self.check(&self.sign_in_per_ip, &ip)?;
-        self.check(&self.sign_in_per_email, &email.trim().to_lowercase())
+        self.check(&self.sign_in_per_ip, &client_key(ip))?;
+        match Email::parse(email) {
+            Ok(email) => self.check(&self.sign_in_per_email, &email),
+            Err(_) => Ok(()),
+        }
     }
 
-    /// One request to a public invite-link endpoint from `ip`.
+    /// One request to a public invite-link endpoint (the API's or the page's) from `ip`.
     pub fn invite_link(&self, ip: Option<IpAddr>) -> Result<(), Error> {
-        self.check(&self.invite_links_per_ip, &ip)
+        self.check(&self.invite_links_per_ip, &client_key(ip))
     }
 
     fn check<K: Clone + std::hash::Hash + Eq>(
@@ -78,6 +83,18 @@ impl RateLimits {
         self.sign_in_per_ip.retain_recent();
         self.sign_in_per_email.retain_recent();
         self.invite_links_per_ip.retain_recent();
+    }
+}
+
+/// The key a client is counted under. An IPv6 client is usually given a whole /64 and can
+/// pick any address in it, so the /64 is one client.
+fn client_key(ip: Option<IpAddr>) -> Option<IpAddr> {
+    match ip? {
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !u128::from(u64::MAX);
+            Some(IpAddr::V6(Ipv6Addr::from(network)))
+        }
+        v4 => Some(v4),
     }
 }
 
@@ -101,5 +118,42 @@ mod tests {
             matches!(refused, Err(Error::RateLimited { retry_after_secs }) if retry_after_secs >= 1)
         );
         assert!(limits.sign_in(ip, "bob@acme.com").is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_slash_64() {
+        let limits = RateLimits::new(LimitSettings {
+            sign_in_per_ip: 2,
+            sign_in_per_email: 100,
+            invite_links_per_ip: 60,
+        });
+        let ip = |text: &str| Some(text.parse::<IpAddr>().unwrap());
+        assert!(limits.sign_in(ip("2001:db8:1:2::1"), "a@acme.com").is_ok());
+        assert!(limits
+            .sign_in(ip("2001:db8:1:2:ffff::9"), "b@acme.com")
+            .is_ok());
+        assert!(limits
+            .sign_in(ip("2001:db8:1:2:abcd::1"), "c@acme.com")
+            .is_err());
+        assert!(limits.sign_in(ip("2001:db8:1:3::1"), "d@acme.com").is_ok());
+    }
+
+    #[test]
+    fn what_is_not_an_address_adds_no_email_key() {
+        let limits = RateLimits::new(LimitSettings {
+            sign_in_per_ip: 10_000,
+            sign_in_per_email: 1,
+            invite_links_per_ip: 60,
+        });
+        let huge = "x".repeat(2 << 20);
+        for n in 0..300u32 {
+            let ip = Some(IpAddr::from(n.to_be_bytes()));
+            assert!(limits.sign_in(ip, &format!("{huge}{n}")).is_ok());
+        }
+        assert_eq!(limits.sign_in_per_email.len(), 0);
+        // A real address still has its counter.
+        assert!(limits.sign_in(None, "Alice@acme.com").is_ok());
+        assert!(limits.sign_in(None, "alice@ACME.com").is_err());
+        assert_eq!(limits.sign_in_per_email.len(), 1);
     }
 }

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
-use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -26,6 +26,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use self::limits::RateLimits;
+use self::request::TrustedProxies;
 use self::web::csrf::FormKey;
 use crate::domain::error::Error;
 use crate::domain::Tether;
@@ -34,29 +35,45 @@ use crate::domain::Tether;
 pub struct AppState {
     pub tether: Tether,
     pub limits: RateLimits,
-    /// Honour `X-Forwarded-*` from a reverse proxy.
-    pub trust_proxy: bool,
+    /// Honour `X-Forwarded-*` from these reverse proxies; `None` ignores those headers.
+    pub proxies: Option<TrustedProxies>,
     /// Signs the web forms' CSRF tokens; the same in every process.
     pub form_key: FormKey,
 }
 
 impl AppState {
-    pub async fn new(tether: Tether, limits: RateLimits, trust_proxy: bool) -> Result<Self, Error> {
+    pub async fn new(
+        tether: Tether,
+        limits: RateLimits,
+        proxies: Option<TrustedProxies>,
+    ) -> Result<Self, Error> {
         let form_key = FormKey::new(tether.form_signing_key().await?);
         Ok(Self {
             tether,
             limits,
-            trust_proxy,
+            proxies,
             form_key,
         })
     }
 }
 
+/// Every route, `/metrics` included.
 pub fn router(state: AppState) -> Router {
+    app(state, Router::new().route("/metrics", get(metrics)))
+}
+
+/// `/metrics` alone, for a listener of its own (`--metrics-bind`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+fn app(state: AppState, extra: Router<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .merge(extra)
         .merge(api::router())
         .merge(web::router())
         .fallback(not_found)
@@ -86,7 +103,7 @@ async fn not_found(uri: Uri) -> Response {
 /// may hold an invite token (`/invite/{token}`).
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().clone();
+    let method = method_label(request.method());
     let route = request.extensions().get::<MatchedPath>().map_or_else(
         || String::from("unmatched"),
         |path| path.as_str().to_owned(),
@@ -97,15 +114,30 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     state
         .tether
         .metrics()
-        .observe_request(method.as_str(), &route, status, seconds);
+        .observe_request(method, &route, status, seconds);
     tracing::info!(
-        method = %method,
+        method,
         route = %route,
         status,
         latency_ms = (seconds * 1000.0).round() as u64,
         "request"
     );
     response
+}
+
+/// A request's method as a metric label: the methods HTTP defines, and `other` for whatever
+/// a client makes up, so that nobody can grow `/metrics` by inventing methods.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Prometheus text format.
@@ -137,8 +169,13 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Serves until Ctrl-C or SIGTERM, then stops accepting and lets in-flight requests finish,
-/// for at most `SHUTDOWN_GRACE`.
-pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+/// for at most `SHUTDOWN_GRACE`. With a `metrics` listener, `/metrics` is served there and
+/// not on `listener`.
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    state: AppState,
+) -> std::io::Result<()> {
     let limits = state.limits.clone();
     let sweeper = tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(60));
@@ -148,7 +185,19 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
         }
     });
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let metrics_server = metrics.map(|listener| {
+        let metrics_app = metrics_router(state.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, metrics_app).await {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        })
+    });
+    let app = match metrics_server {
+        Some(_) => app(state, Router::new()),
+        None => router(state),
+    }
+    .into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         let _ = stopping.send(());
@@ -168,6 +217,9 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
         }
     };
     sweeper.abort();
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     served
 }
 

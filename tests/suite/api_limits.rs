@@ -15,6 +15,10 @@ crate::on_both_engines!(
     sign_in_is_limited_per_ip_and_per_email,
     invite_link_endpoints_are_limited_per_ip,
     x_forwarded_for_names_the_client_only_behind_a_trusted_proxy,
+    a_forged_x_forwarded_for_entry_does_not_escape_the_limit,
+    forwarded_headers_from_an_untrusted_peer_are_ignored,
+    the_invite_page_is_limited_like_the_api_lookup,
+    made_up_methods_do_not_grow_the_metrics,
 );
 
 async fn from(
@@ -165,7 +169,7 @@ async fn x_forwarded_for_names_the_client_only_behind_a_trusted_proxy(app: TestA
         (api.send(request).await.status, api)
     };
     // Behind a trusted proxy, two clients behind one proxy address are two clients.
-    let trusted = app.api_behind_proxy(limits, true).await;
+    let trusted = app.api_behind_proxy(limits, Some("10.0.0.0/8")).await;
     let (first, trusted) = attempt(trusted, "192.0.2.10", "a@acme.com").await;
     let (second, _) = attempt(trusted, "192.0.2.11, 10.0.0.1", "b@acme.com").await;
     assert_eq!(
@@ -173,7 +177,7 @@ async fn x_forwarded_for_names_the_client_only_behind_a_trusted_proxy(app: TestA
         (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
     );
     // Without the flag the header is ignored: both come from the socket's address.
-    let direct = app.api_behind_proxy(limits, false).await;
+    let direct = app.api_behind_proxy(limits, None).await;
     let (first, direct) = attempt(direct, "192.0.2.10", "a@acme.com").await;
     let (second, _) = attempt(direct, "192.0.2.11", "b@acme.com").await;
     assert_eq!(
@@ -191,4 +195,124 @@ async fn x_forwarded_for_names_the_client_only_behind_a_trusted_proxy(app: TestA
         [Some("192.0.2.10".to_owned()), Some("192.0.2.11".to_owned())]
     );
     assert_eq!(recorded[2], Some("10.0.0.1".to_owned()));
+}
+
+/// A sign-in through a proxy at `peer` that sent `forwarded`.
+async fn sign_in_via(api: &Api, peer: [u8; 4], forwarded: &str, email: &str) -> Reply {
+    let mut request = Request::post("/api/auth/token")
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", forwarded)
+        .body(Body::from(
+            json!({"email": email, "password": "not the password"}).to_string(),
+        ))
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from((peer, 40000))));
+    api.send(request).await
+}
+
+async fn a_forged_x_forwarded_for_entry_does_not_escape_the_limit(app: TestApp) {
+    let limits = LimitSettings {
+        sign_in_per_ip: 3,
+        sign_in_per_email: 100,
+        invite_links_per_ip: 100,
+    };
+    // nginx on this machine, appending what it saw ($proxy_add_x_forwarded_for).
+    let api = app.api_behind_proxy(limits, Some("127.0.0.0/8,::1")).await;
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let forwarded = format!("198.51.100.{n}, 192.0.2.50");
+        let email = format!("user{n}@acme.com");
+        statuses.push(
+            sign_in_via(&api, [127, 0, 0, 1], &forwarded, &email)
+                .await
+                .status,
+        );
+    }
+    assert_eq!(statuses[..3], [StatusCode::UNAUTHORIZED; 3]);
+    assert_eq!(statuses[3..], [StatusCode::TOO_MANY_REQUESTS; 3]);
+    let recorded: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT DISTINCT ip FROM audit_events WHERE action = 'auth.sign_in_failed'",
+    )
+    .fetch_all(app.tether.db().reader())
+    .await
+    .unwrap();
+    assert_eq!(recorded, [Some("192.0.2.50".to_owned())]);
+}
+
+async fn forwarded_headers_from_an_untrusted_peer_are_ignored(app: TestApp) {
+    let limits = LimitSettings {
+        sign_in_per_ip: 1,
+        sign_in_per_email: 100,
+        invite_links_per_ip: 100,
+    };
+    let api = app.api_behind_proxy(limits, Some("127.0.0.0/8")).await;
+    // Straight from the internet, claiming to be someone else each time.
+    let first = sign_in_via(&api, [203, 0, 113, 5], "192.0.2.1", "a@acme.com").await;
+    let second = sign_in_via(&api, [203, 0, 113, 5], "192.0.2.2", "b@acme.com").await;
+    assert_eq!(
+        (first.status, second.status),
+        (StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS)
+    );
+    let recorded: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT ip FROM audit_events WHERE action = 'auth.sign_in_failed'")
+            .fetch_all(app.tether.db().reader())
+            .await
+            .unwrap();
+    assert_eq!(recorded, [Some("203.0.113.5".to_owned())]);
+}
+
+async fn the_invite_page_is_limited_like_the_api_lookup(app: TestApp) {
+    app.client("Acme Corp", "acme").await;
+    let api = app
+        .api_with_limits(LimitSettings {
+            sign_in_per_ip: 100,
+            sign_in_per_email: 100,
+            invite_links_per_ip: 3,
+        })
+        .await;
+    let guess = |n: u32| {
+        let mut request = Request::get(format!("/invite/guess-{n}"))
+            .header("host", "acme.atechsolutions.org")
+            .body(Body::empty())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 9], 40000))));
+        api.send(request)
+    };
+    for n in 0..3 {
+        assert_eq!(guess(n).await.status, StatusCode::NOT_FOUND);
+    }
+    let limited = guess(3).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(String::from_utf8_lossy(&limited.bytes).contains("Too many attempts"));
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+}
+
+async fn made_up_methods_do_not_grow_the_metrics(app: TestApp) {
+    let api = app.api().await;
+    let metrics = || async {
+        String::from_utf8(api.call("GET", "/metrics", None, None).await.bytes).unwrap()
+    };
+    for n in 0..200 {
+        let method = format!("M{n:04}");
+        let path = if n % 2 == 0 {
+            "/api/invites"
+        } else {
+            "/made/up/path"
+        };
+        api.call(&method, path, None, None).await;
+    }
+    let text = metrics().await;
+    assert!(!text.contains("M0001") && !text.contains("M0198"));
+    assert!(!text.contains("/made/up/path"));
+    assert!(text.contains("method=\"other\""));
+    let request_series = text
+        .lines()
+        .filter(|line| line.starts_with("tether_http_requests_total{"))
+        .count();
+    assert!(request_series <= 4, "{request_series} series:\n{text}");
 }

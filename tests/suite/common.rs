@@ -236,19 +236,23 @@ impl TestApp {
     }
 
     pub async fn api_with_limits(&self, limits: tether::http::limits::LimitSettings) -> Api {
-        self.api_behind_proxy(limits, false).await
+        self.api_behind_proxy(limits, None).await
     }
 
-    /// The API with `--trust-proxy` set as given.
+    /// The API behind the proxies given (`--trust-proxy --trusted-proxies LIST`), or
+    /// believing no forwarded header (`None`).
     pub async fn api_behind_proxy(
         &self,
         limits: tether::http::limits::LimitSettings,
-        trust_proxy: bool,
+        proxies: Option<&str>,
     ) -> Api {
+        let proxies = proxies.map(|list| {
+            tether::http::request::TrustedProxies::parse(list).expect("a valid proxy list")
+        });
         let state = tether::http::AppState::new(
             self.tether.clone(),
             tether::http::limits::RateLimits::new(limits),
-            trust_proxy,
+            proxies,
         )
         .await
         .expect("the application state");
