@@ -439,11 +439,13 @@ pub struct NewTenant {
     pub logo: Option<Vec<u8>>,
 }
 
-/// Changes to a tenant's name or colour; `None` leaves a field as it is.
+/// Changes to a tenant's name, colour or logo; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct TenantChanges {
     pub name: Option<String>,
     pub accent_colour: Option<String>,
+    /// A new logo's bytes, recognised by their content.
+    pub logo: Option<Vec<u8>>,
 }
 
 impl Tether {
@@ -499,7 +501,8 @@ impl Tether {
         Ok(tenant)
     }
 
-    /// Renames a tenant or changes its colour (MSP admins only).
+    /// Changes a tenant's name, colour and logo (MSP admins only), all or nothing: every
+    /// field, the logo included, is checked before anything is written, in one transaction.
     pub async fn update_tenant(
         &self,
         actor: &Actor,
@@ -508,6 +511,43 @@ impl Tether {
     ) -> Result<Tenant> {
         let tenant = self.visible_tenant(actor, id).await?;
         self.require_manage_tenants(actor, id).await?;
+        self.apply_tenant_changes(actor, tenant, changes).await
+    }
+
+    /// One client the actor may see; the MSP tenant is no client, and is "not found" here
+    /// (the console's client pages, product.md §4).
+    pub async fn client(&self, actor: &Actor, id: TenantId) -> Result<Tenant> {
+        let tenant = self.visible_tenant(actor, id).await?;
+        if tenant.kind != TenantKind::Client {
+            return Err(Error::NotFound("client"));
+        }
+        Ok(tenant)
+    }
+
+    /// As `update_tenant`, for a client only: the MSP tenant is "not found".
+    pub async fn update_client(
+        &self,
+        actor: &Actor,
+        id: TenantId,
+        changes: TenantChanges,
+    ) -> Result<Tenant> {
+        let tenant = self.client(actor, id).await?;
+        self.require_manage_tenants(actor, id).await?;
+        self.apply_tenant_changes(actor, tenant, changes).await
+    }
+
+    async fn apply_tenant_changes(
+        &self,
+        actor: &Actor,
+        tenant: Tenant,
+        changes: TenantChanges,
+    ) -> Result<Tenant> {
+        let id = tenant.id;
+        let logo = changes
+            .logo
+            .map(Logo::sniff)
+            .transpose()
+            .map_err(Error::Logo)?;
         let mut errors = FieldErrors::default();
         let name = match &changes.name {
             Some(name) => errors.check(Name::parse("name", name)),
@@ -523,11 +563,17 @@ impl Tether {
         };
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        store::tenants::update(&mut tx, id, &name, &accent_colour).await?;
-        let event = NewAuditEvent::by(actor, now, AuditAction::TenantChanged, Some(id))
-            .target(Target::Tenant(id))
-            .detail(json!({ "name": name.as_str(), "accent_colour": accent_colour.as_str() }));
-        store::audit::insert(&mut tx, &event).await?;
+        if changes.name.is_some() || changes.accent_colour.is_some() {
+            store::tenants::update(&mut tx, id, &name, &accent_colour).await?;
+            let event = NewAuditEvent::by(actor, now, AuditAction::TenantChanged, Some(id))
+                .target(Target::Tenant(id))
+                .detail(json!({ "name": name.as_str(), "accent_colour": accent_colour.as_str() }));
+            store::audit::insert(&mut tx, &event).await?;
+        }
+        if let Some(logo) = &logo {
+            store::tenants::set_logo(&mut tx, id, logo, now).await?;
+            store::audit::insert(&mut tx, &logo_changed(actor, now, id, logo)).await?;
+        }
         let tenant = store::tenants::by_id(&mut tx, id)
             .await?
             .ok_or(Error::NotFound("tenant"))?;
@@ -543,10 +589,7 @@ impl Tether {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         store::tenants::set_logo(&mut tx, id, &logo, now).await?;
-        let event = NewAuditEvent::by(actor, now, AuditAction::TenantBrandingChanged, Some(id))
-            .target(Target::Tenant(id))
-            .detail(json!({ "logo": logo.kind.content_type(), "bytes": logo.bytes.len() }));
-        store::audit::insert(&mut tx, &event).await?;
+        store::audit::insert(&mut tx, &logo_changed(actor, now, id, &logo)).await?;
         let tenant = store::tenants::by_id(&mut tx, id)
             .await?
             .ok_or(Error::NotFound("tenant"))?;
@@ -659,4 +702,10 @@ impl Tether {
         }
         Ok(())
     }
+}
+
+fn logo_changed(actor: &Actor, now: Timestamp, id: TenantId, logo: &Logo) -> NewAuditEvent {
+    NewAuditEvent::by(actor, now, AuditAction::TenantBrandingChanged, Some(id))
+        .target(Target::Tenant(id))
+        .detail(json!({ "logo": logo.kind.content_type(), "bytes": logo.bytes.len() }))
 }

@@ -338,11 +338,6 @@ impl Filters {
         }
     }
 
-    /// The number the next placeholder would take.
-    pub fn next_placeholder(&self) -> usize {
-        self.binds.len() + 1
-    }
-
     pub fn bind_all<'q, O>(
         &self,
         mut query: sqlx::query::QueryAs<'q, Any, O, sqlx::any::AnyArguments<'q>>,
@@ -389,6 +384,5 @@ mod tests {
         filters.add("tenant_id = ?", [Bind::Int(5)]);
         filters.add("email = ?", [Bind::Text("a@b.co".into())]);
         assert_eq!(filters.where_sql(), "WHERE tenant_id = $1 AND email = $2");
-        assert_eq!(filters.next_placeholder(), 3);
     }
 }

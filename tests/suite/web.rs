@@ -592,6 +592,7 @@ async fn branding_is_served_on_the_tenants_host(app: TestApp) {
             tether::domain::tenant::TenantChanges {
                 name: None,
                 accent_colour: Some("#FFEE00".into()),
+                logo: None,
             },
         )
         .await
@@ -614,8 +615,23 @@ async fn branding_is_served_on_the_tenants_host(app: TestApp) {
     assert_eq!(logo.header("content-type"), Some("image/png"));
     assert_eq!(logo.header("x-content-type-options"), Some("nosniff"));
     assert!(logo.header("etag").is_some());
+    assert_eq!(logo.header("cache-control"), Some("no-cache"));
     let login = text(&page(&api, ACME, "/login", None).await);
     assert!(login.contains("src=\"/branding/logo?v="));
+    // The page links to this logo's version, which may be kept for a year.
+    let start = login.find("/branding/logo?v=").unwrap();
+    let versioned = login[start..].split('"').next().unwrap();
+    let kept = page(&api, ACME, versioned, None).await;
+    assert_eq!(
+        kept.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(
+        page(&api, ACME, "/branding/theme.css", None)
+            .await
+            .header("cache-control"),
+        Some("no-cache")
+    );
     let msp_logo = page(&api, "atechsolutions.org", "/branding/logo", None).await;
     assert_eq!(msp_logo.status, StatusCode::NOT_FOUND);
 }

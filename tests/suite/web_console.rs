@@ -17,6 +17,10 @@ crate::on_both_engines!(
     console_forms_refuse_cross_site_posts,
     names_and_emails_are_escaped_in_the_console,
     every_page_sends_the_security_headers,
+    console_pages_do_not_exist_on_a_clients_host,
+    the_msp_tenant_is_not_a_client_to_edit,
+    a_refused_logo_leaves_the_client_as_it_was,
+    unreadable_addresses_and_oversized_forms_get_pages,
 );
 
 const MSP: &str = "atechsolutions.org";
@@ -529,4 +533,165 @@ async fn every_page_sends_the_security_headers(app: TestApp) {
             "{path} has an inline style"
         );
     }
+}
+
+/// A client form as the browser posts it, with `logo` as the file.
+async fn post_client_form(
+    api: &Api,
+    browser: &Browser,
+    path: &str,
+    fields: &[(&str, &str)],
+    logo: Option<&[u8]>,
+) -> Reply {
+    let boundary = "tetherboundary";
+    let mut all = vec![("csrf_token", browser.token.as_str())];
+    all.extend_from_slice(fields);
+    api.send(
+        Request::post(path)
+            .header("host", MSP)
+            .header("cookie", &browser.cookies)
+            .header("sec-fetch-site", "same-origin")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(multipart(boundary, &all, logo)))
+            .unwrap(),
+    )
+    .await
+}
+
+async fn console_pages_do_not_exist_on_a_clients_host(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    app.user("boss@acme.com", &acme, Role::ClientAdmin).await;
+    let api = app.api().await;
+    let boss = sign_in(&app, &api, ACME, "boss@acme.com").await;
+    let client_page = format!("/clients/{}", acme.id.0);
+    let client_invite = format!("/clients/{}/invite", acme.id.0);
+    for path in [
+        "/clients",
+        "/clients/new",
+        client_page.as_str(),
+        client_invite.as_str(),
+        "/users",
+        "/users/invite",
+        "/users/invites",
+        "/audit",
+    ] {
+        let signed_in = boss.get(&api, ACME, path).await;
+        assert_eq!(signed_in.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!text(&signed_in).contains("MSP admin"), "{path}");
+        let anonymous = page(&api, ACME, path, None).await;
+        assert_eq!(anonymous.status, StatusCode::NOT_FOUND, "{path} signed out");
+    }
+    let posted = boss
+        .post(
+            &api,
+            ACME,
+            "/users/invite",
+            &[("email", "eve@acme.com"), ("role_id", "3")],
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.count("SELECT COUNT(*) FROM invites").await, 1);
+    // The client's own pages still answer.
+    assert_eq!(boss.get(&api, ACME, "/team").await.status, StatusCode::OK);
+}
+
+async fn the_msp_tenant_is_not_a_client_to_edit(app: TestApp) {
+    app.user("admin@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    let api = app.api().await;
+    let admin = sign_in(&app, &api, MSP, "admin@atechsolutions.org").await;
+    let msp_page = format!("/clients/{}", app.msp.id.0);
+    assert_eq!(
+        admin.get(&api, MSP, &msp_page).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let posted = post_client_form(
+        &api,
+        &admin,
+        &msp_page,
+        &[("name", "Renamed"), ("accent_colour", "#000000")],
+        None,
+    )
+    .await;
+    assert_eq!(posted.status, StatusCode::NOT_FOUND, "{}", text(&posted));
+    assert!(!text(&posted).contains("Saved."));
+    let msp = app.tether.msp_tenant().await.unwrap();
+    assert_eq!(msp.name.as_str(), app.msp.name.as_str());
+    assert_eq!(msp.accent_colour, app.msp.accent_colour);
+    // The rule is the domain's, whoever asks.
+    let through_domain = app
+        .tether
+        .update_client(
+            &app.operator,
+            app.msp.id,
+            tether::domain::tenant::TenantChanges {
+                name: Some("Renamed".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(matches!(
+        through_domain,
+        Err(tether::domain::error::Error::NotFound(_))
+    ));
+}
+
+async fn a_refused_logo_leaves_the_client_as_it_was(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    app.user("admin@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    let api = app.api().await;
+    let admin = sign_in(&app, &api, MSP, "admin@atechsolutions.org").await;
+    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#;
+    let posted = post_client_form(
+        &api,
+        &admin,
+        &format!("/clients/{}", acme.id.0),
+        &[("name", "Acme Renamed"), ("accent_colour", "#000000")],
+        Some(svg),
+    )
+    .await;
+    assert_eq!(posted.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!text(&posted).contains("Saved."));
+    let after = app.tether.tenant_by_slug("acme").await.unwrap().unwrap();
+    assert_eq!(after.name.as_str(), "Acme Corp");
+    assert_eq!(after.accent_colour, acme.accent_colour);
+    assert!(after.logo_etag.is_none());
+    let changed = app
+        .count("SELECT COUNT(*) FROM audit_events WHERE action LIKE 'tenant.%changed'")
+        .await;
+    assert_eq!(changed, 0, "nothing was recorded as changed");
+}
+
+async fn unreadable_addresses_and_oversized_forms_get_pages(app: TestApp) {
+    app.user("admin@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    let api = app.api().await;
+    let admin = sign_in(&app, &api, MSP, "admin@atechsolutions.org").await;
+    let is_page = |reply: &Reply| {
+        reply
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/html"))
+    };
+    let not_a_number = admin.get(&api, MSP, "/clients/abc").await;
+    assert_eq!(not_a_number.status, StatusCode::NOT_FOUND);
+    assert!(is_page(&not_a_number) && !text(&not_a_number).contains("Invalid URL"));
+    let twice = admin.get(&api, MSP, "/users?tenant=2&tenant=3").await;
+    assert_eq!(twice.status, StatusCode::BAD_REQUEST);
+    assert!(is_page(&twice) && !text(&twice).contains("duplicate field"));
+    let huge = vec![0u8; 3 << 20];
+    let oversized = post_client_form(
+        &api,
+        &admin,
+        "/clients/new",
+        &[("name", "Big"), ("slug", "big")],
+        Some(&huge),
+    )
+    .await;
+    assert_eq!(oversized.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(is_page(&oversized));
+    assert_eq!(app.count("SELECT COUNT(*) FROM tenants").await, 1);
 }

@@ -1,6 +1,6 @@
 //! `/api/tenants`, their logos, and `/api/roles`.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION, X_CONTENT_TYPE_OPTIONS,
 };
@@ -145,6 +145,7 @@ pub async fn update(
     let changes = TenantChanges {
         name: body.name,
         accent_colour: body.accent_colour,
+        logo: None,
     };
     let tenant = app
         .tether
@@ -212,6 +213,7 @@ pub async fn delete_logo(
 pub async fn get_logo(
     State(app): State<AppState>,
     Path(id): Path<i64>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let logo = app
@@ -219,11 +221,17 @@ pub async fn get_logo(
         .logo(TenantId(id))
         .await?
         .ok_or_else(Problem::not_found)?;
-    Ok(logo_response(logo, &headers))
+    Ok(logo_response(logo, &headers, query.as_deref()))
 }
 
-/// Serves a logo, answering `304` when the client already has these bytes.
-pub fn logo_response(logo: crate::domain::tenant::LogoFile, request: &HeaderMap) -> Response {
+/// Serves a logo, answering `304` when the client already has these bytes. A URL that names
+/// this logo's version (`?v=`, as the pages and the API link to it) may be kept for a year;
+/// any other may hold a logo that is replaced tomorrow, so it is checked each time.
+pub fn logo_response(
+    logo: crate::domain::tenant::LogoFile,
+    request: &HeaderMap,
+    query: Option<&str>,
+) -> Response {
     // Both were written by Tether itself (a hex digest and a fixed MIME type).
     let (Ok(etag), Ok(content_type)) = (
         HeaderValue::from_str(&logo.etag),
@@ -231,7 +239,7 @@ pub fn logo_response(logo: crate::domain::tenant::LogoFile, request: &HeaderMap)
     ) else {
         return Problem::internal().into_response();
     };
-    let cache = HeaderValue::from_static("public, max-age=31536000, immutable");
+    let cache = cache_control(query, logo.etag.trim_matches('"'));
     let nosniff = HeaderValue::from_static("nosniff");
     let fresh = request
         .get(IF_NONE_MATCH)
@@ -249,4 +257,19 @@ pub fn logo_response(logo: crate::domain::tenant::LogoFile, request: &HeaderMap)
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     (headers, [(CONTENT_TYPE, content_type)], logo.bytes).into_response()
+}
+
+/// `Cache-Control` for a versioned asset: `immutable` only when the URL's `v` is `version`.
+pub fn cache_control(query: Option<&str>, version: &str) -> HeaderValue {
+    // The one parameter is read by hand: these URLs are Tether's own, `v=` and a hex digest
+    // or colour, and anything else only loses the long cache.
+    let named = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .any(|pair| pair.strip_prefix("v=") == Some(version));
+    if named {
+        HeaderValue::from_static("public, max-age=31536000, immutable")
+    } else {
+        HeaderValue::from_static("no-cache")
+    }
 }

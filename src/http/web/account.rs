@@ -13,7 +13,8 @@ use serde::Deserialize;
 use super::csrf::{cookie_value, form_is_trusted, form_token, FormToken};
 use super::Form;
 use super::{
-    console, forbidden_form, internal_error, message, render, secure_cookies, Frame, NavLink,
+    console, forbidden_form, internal_error, render, secure_cookies, too_many_attempts, Frame,
+    NavLink,
 };
 use crate::domain::actor::{Action, Reach};
 use crate::domain::error::Error;
@@ -238,14 +239,8 @@ pub async fn login(
     ) {
         return forbidden_form(&tenant);
     }
-    if app.limits.sign_in(ip, &form.email).is_err() {
-        return message(
-            StatusCode::TOO_MANY_REQUESTS,
-            &tenant,
-            "Too many attempts",
-            "Please wait a minute and try again.",
-            None,
-        );
+    if let Err(Error::RateLimited { retry_after_secs }) = app.limits.sign_in(ip, &form.email) {
+        return too_many_attempts(&tenant, retry_after_secs);
     }
     let ip_text = ip.map(|ip| ip.to_string());
     match app

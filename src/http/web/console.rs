@@ -4,16 +4,17 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{FromRequestParts, Multipart, State};
 use axum::http::header::LOCATION;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use serde::Deserialize;
 
 use super::account::Member;
-use super::Form;
 use super::{internal_error, invite_page_headers, message, Frame};
+use super::{Form, Path, Query};
 use crate::domain::actor::Action;
 use crate::domain::audit::AuditQuery;
 use crate::domain::error::Error;
@@ -26,7 +27,27 @@ use crate::domain::tenant::{
     NewTenant, Tenant, TenantChanges, TenantId, TenantKind, TenantSummary,
 };
 use crate::domain::user::UserQuery;
+use crate::http::host::Site;
 use crate::http::AppState;
+
+/// Someone signed in on the MSP's base host. The console's pages do not exist on a client's
+/// host: there they are "not found", before anyone is asked to sign in.
+pub struct Staff(pub Member);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Site(site) = Site::from_request_parts(parts, app).await?;
+        if site.kind != TenantKind::Msp {
+            return Err(refused(&site, &Error::NotFound("page")));
+        }
+        Member::from_request_parts(parts, app).await.map(Staff)
+    }
+}
 
 /// The page for a refused or failed operation.
 pub fn refused(tenant: &Tenant, error: &Error) -> Response {
@@ -185,7 +206,7 @@ struct ClientsPage {
 }
 
 /// `GET /clients`.
-pub async fn clients(State(app): State<AppState>, member: Member) -> Response {
+pub async fn clients(State(app): State<AppState>, Staff(member): Staff) -> Response {
     let tenants = match app.tether.list_tenants(&member.signed_in.actor).await {
         Ok(tenants) => tenants,
         Err(error) => return refused(&member.tenant, &error),
@@ -237,10 +258,21 @@ struct ClientFields {
     logo: Option<Vec<u8>>,
 }
 
-async fn read_client_fields(mut multipart: Multipart) -> Result<ClientFields, String> {
+/// Why a client form could not be read: its status (`413` when it is too large) and a
+/// sentence.
+struct Unreadable(StatusCode, String);
+
+async fn read_client_fields(mut multipart: Multipart) -> Result<ClientFields, Unreadable> {
     let mut fields = ClientFields::default();
-    let unreadable = |e: axum::extract::multipart::MultipartError| {
-        format!("The form could not be read: {}", e.body_text())
+    let unreadable = |e: axum::extract::multipart::MultipartError| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Unreadable(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            String::from("The form is too large: a logo can be at most 512 KiB."),
+        ),
+        status => Unreadable(
+            status,
+            format!("The form could not be read: {}", e.body_text()),
+        ),
     };
     while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -304,7 +336,7 @@ fn new_client_form(
 }
 
 /// `GET /clients/new`.
-pub async fn new_client_page(State(app): State<AppState>, member: Member) -> Response {
+pub async fn new_client_page(State(app): State<AppState>, Staff(member): Staff) -> Response {
     let template = new_client_form(&app, &member, ClientFields::default(), Vec::new());
     member.page(StatusCode::OK, &template)
 }
@@ -312,15 +344,15 @@ pub async fn new_client_page(State(app): State<AppState>, member: Member) -> Res
 /// `POST /clients/new`: the client, its colour and its logo, in one step.
 pub async fn create_client(
     State(app): State<AppState>,
-    member: Member,
+    Staff(member): Staff,
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Response {
     let fields = match read_client_fields(multipart).await {
         Ok(fields) => fields,
-        Err(problem) => {
+        Err(Unreadable(status, problem)) => {
             return message(
-                StatusCode::BAD_REQUEST,
+                status,
                 &member.tenant,
                 "The form could not be read",
                 &problem,
@@ -381,19 +413,18 @@ fn edit_client_form(
 /// `GET /clients/{id}`.
 pub async fn edit_client_page(
     State(app): State<AppState>,
-    member: Member,
+    Staff(member): Staff,
     Path(id): Path<i64>,
 ) -> Response {
     match app
         .tether
-        .tenant(&member.signed_in.actor, TenantId(id))
+        .client(&member.signed_in.actor, TenantId(id))
         .await
     {
-        Ok(tenant) if tenant.kind == TenantKind::Client => {
+        Ok(tenant) => {
             let template = edit_client_form(&app, &member, &tenant, Vec::new(), None);
             member.page(StatusCode::OK, &template)
         }
-        Ok(_) => refused(&member.tenant, &Error::NotFound("client")),
         Err(error) => refused(&member.tenant, &error),
     }
 }
@@ -401,16 +432,16 @@ pub async fn edit_client_page(
 /// `POST /clients/{id}`: name, colour and (if a file was chosen) logo.
 pub async fn update_client(
     State(app): State<AppState>,
-    member: Member,
+    Staff(member): Staff,
     Path(id): Path<i64>,
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Response {
     let fields = match read_client_fields(multipart).await {
         Ok(fields) => fields,
-        Err(problem) => {
+        Err(Unreadable(status, problem)) => {
             return message(
-                StatusCode::BAD_REQUEST,
+                status,
                 &member.tenant,
                 "The form could not be read",
                 &problem,
@@ -425,15 +456,9 @@ pub async fn update_client(
     let changes = TenantChanges {
         name: Some(fields.name.clone()),
         accent_colour: Some(fields.accent_colour.clone()).filter(|c| !c.is_empty()),
+        logo: fields.logo,
     };
-    let result = match app.tether.update_tenant(actor, TenantId(id), changes).await {
-        Ok(tenant) => match fields.logo {
-            Some(logo) => app.tether.set_logo(actor, tenant.id, logo).await,
-            None => Ok(tenant),
-        },
-        Err(error) => Err(error),
-    };
-    match result {
+    match app.tether.update_client(actor, TenantId(id), changes).await {
         Ok(tenant) => {
             let template = edit_client_form(
                 &app,
@@ -445,7 +470,7 @@ pub async fn update_client(
             member.page(StatusCode::OK, &template)
         }
         Err(error @ (Error::Validation(_) | Error::Logo(_))) => {
-            match app.tether.tenant(actor, TenantId(id)).await {
+            match app.tether.client(actor, TenantId(id)).await {
                 Ok(tenant) => {
                     let template =
                         edit_client_form(&app, &member, &tenant, field_messages(&error), None);
@@ -593,7 +618,7 @@ fn client_invite_form(
 /// `GET /clients/{id}/invite`.
 pub async fn client_invite_page(
     State(app): State<AppState>,
-    member: Member,
+    Staff(member): Staff,
     Path(id): Path<i64>,
 ) -> Response {
     match app
@@ -613,7 +638,7 @@ pub async fn client_invite_page(
 /// `POST /clients/{id}/invite` → the link page.
 pub async fn client_invite(
     State(app): State<AppState>,
-    member: Member,
+    Staff(member): Staff,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Form(fields): Form<InviteFields>,
@@ -677,7 +702,7 @@ pub struct TenantFilter {
 /// `GET /users`, filterable by tenant.
 pub async fn users(
     State(app): State<AppState>,
-    member: Member,
+    Staff(member): Staff,
     Query(filter): Query<TenantFilter>,
 ) -> Response {
     let actor = &member.signed_in.actor;
@@ -752,7 +777,7 @@ async fn staff_invite_form(
 }
 
 /// `GET /users/invite`: the form with the **MSP Staff** checkbox.
-pub async fn staff_invite_page(State(app): State<AppState>, member: Member) -> Response {
+pub async fn staff_invite_page(State(app): State<AppState>, Staff(member): Staff) -> Response {
     match staff_invite_form(&app, &member, &InviteFields::default(), Vec::new()).await {
         Ok(template) => member.page(StatusCode::OK, &template),
         Err(error) => refused(&member.tenant, &error),
@@ -762,7 +787,7 @@ pub async fn staff_invite_page(State(app): State<AppState>, member: Member) -> R
 /// `POST /users/invite`: MSP staff join the MSP; everyone else the chosen client.
 pub async fn staff_invite(
     State(app): State<AppState>,
-    member: Member,
+    Staff(member): Staff,
     headers: HeaderMap,
     Form(fields): Form<InviteFields>,
 ) -> Response {
@@ -865,7 +890,7 @@ pub async fn open_invites(
 }
 
 /// `GET /users/invites`: **Pending Invites** across all tenants, expired ones too.
-pub async fn pending_invites(State(app): State<AppState>, member: Member) -> Response {
+pub async fn pending_invites(State(app): State<AppState>, Staff(member): Staff) -> Response {
     match open_invites(&app, &member, None).await {
         Ok(invites) => {
             let template = InvitesPage {
@@ -891,7 +916,7 @@ pub struct ActionForm {
 /// `POST /users/invites/{id}/revoke`.
 pub async fn revoke(
     State(app): State<AppState>,
-    member: Member,
+    Staff(member): Staff,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Form(form): Form<ActionForm>,
@@ -912,7 +937,7 @@ pub async fn revoke(
 /// `POST /users/invites/{id}/reissue` → the new link.
 pub async fn reissue(
     State(app): State<AppState>,
-    member: Member,
+    Staff(member): Staff,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Form(form): Form<ActionForm>,
@@ -962,7 +987,7 @@ struct AuditPage {
 /// `GET /audit`, filterable by action and tenant.
 pub async fn audit(
     State(app): State<AppState>,
-    member: Member,
+    Staff(member): Staff,
     Query(filter): Query<TenantFilter>,
 ) -> Response {
     let actor = &member.signed_in.actor;

@@ -2,7 +2,7 @@
 //! invite; only the submitted form uses the token up.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,10 +10,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::csrf::{form_is_trusted, form_token};
-use super::Form;
 use super::{
-    forbidden_form, internal_error, invite_page_headers, message, render, secure_cookies, Frame,
+    forbidden_form, internal_error, invite_page_headers, message, render, secure_cookies,
+    too_many_attempts, Frame,
 };
+use super::{Form, Path};
 use crate::domain::error::{Conflict, Error, Gone};
 use crate::domain::invite::{Acceptance, InviteLink};
 use crate::domain::session::SessionKind;
@@ -110,13 +111,7 @@ fn refusal(tenant: &Tenant, error: &Error) -> Response {
             ),
             None,
         ),
-        Error::RateLimited { .. } => message(
-            StatusCode::TOO_MANY_REQUESTS,
-            tenant,
-            "Too many attempts",
-            "Please wait a minute and try again.",
-            None,
-        ),
+        Error::RateLimited { retry_after_secs } => too_many_attempts(tenant, *retry_after_secs),
         other => internal_error(tenant, other),
     };
     (invite_page_headers(), response).into_response()
@@ -126,10 +121,16 @@ fn refusal(tenant: &Tenant, error: &Error) -> Response {
 pub async fn page(
     State(app): State<AppState>,
     SiteId(host_tenant): SiteId,
+    ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    match app.tether.open_invite_link(&token, Some(host_tenant)).await {
+    // The same limit as the API's lookup: the page answers the same question about a token.
+    let opened = match app.limits.invite_link(ip) {
+        Ok(()) => app.tether.open_invite_link(&token, Some(host_tenant)).await,
+        Err(limited) => Err(limited),
+    };
+    match opened {
         Ok(link) => {
             let form = form_token(&app.form_key, &headers, secure_cookies(&app.tether));
             let mut response = setup_page(

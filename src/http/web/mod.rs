@@ -10,13 +10,13 @@ pub mod invite;
 pub mod team;
 
 use askama::Template;
-use axum::extract::State;
-use axum::http::header::CONTENT_SECURITY_POLICY;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
+use super::api::tenants::cache_control;
 use super::host::Site;
 use super::AppState;
 use crate::domain::tenant::{Tenant, TenantKind};
@@ -177,6 +177,21 @@ pub fn internal_error(tenant: &Tenant, error: &crate::domain::error::Error) -> R
     )
 }
 
+/// Too many attempts: the page, and when to come back in `Retry-After`.
+pub fn too_many_attempts(tenant: &Tenant, retry_after_secs: u64) -> Response {
+    let mut response = message(
+        StatusCode::TOO_MANY_REQUESTS,
+        tenant,
+        "Too many attempts",
+        "Please wait a minute and try again.",
+        None,
+    );
+    response
+        .headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+    response
+}
+
 /// A refused cross-site or tokenless form.
 pub fn forbidden_form(tenant: &Tenant) -> Response {
     message(
@@ -193,9 +208,14 @@ pub fn secure_cookies(tether: &Tether) -> bool {
     tether.base_url().is_https()
 }
 
-async fn logo(State(app): State<AppState>, Site(tenant): Site, headers: HeaderMap) -> Response {
+async fn logo(
+    State(app): State<AppState>,
+    Site(tenant): Site,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     match app.tether.logo(tenant.id).await {
-        Ok(Some(logo)) => super::api::tenants::logo_response(logo, &headers),
+        Ok(Some(logo)) => super::api::tenants::logo_response(logo, &headers, query.as_deref()),
         Ok(None) => message(
             StatusCode::NOT_FOUND,
             &tenant,
@@ -209,7 +229,8 @@ async fn logo(State(app): State<AppState>, Site(tenant): Site, headers: HeaderMa
 
 /// The tenant's colours as CSS custom properties: the brand colour as chosen, and a variant
 /// of it that carries text readably.
-async fn theme(Site(tenant): Site) -> Response {
+async fn theme(Site(tenant): Site, RawQuery(query): RawQuery) -> Response {
+    let cache = cache_control(query.as_deref(), &Brand::of(&tenant).version);
     let (surface, text) = tenant.accent_colour.readable();
     let css = format!(
         ":root {{ --brand: {}; --accent: {surface}; --accent-text: {text}; }}\n",
@@ -217,11 +238,11 @@ async fn theme(Site(tenant): Site) -> Response {
     );
     (
         [
-            (axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (
-                axum::http::header::CACHE_CONTROL,
-                "public, max-age=31536000, immutable",
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
             ),
+            (axum::http::header::CACHE_CONTROL, cache),
         ],
         css,
     )
@@ -272,11 +293,68 @@ pub fn invite_page_headers() -> [(HeaderName, HeaderValue); 3] {
     ]
 }
 
-pub fn csp_header() -> (HeaderName, HeaderValue) {
+/// A page's path parameters. A path that does not parse (`/clients/abc`) names no page: it
+/// gets the "not found" page, not axum's plain-text rejection.
+pub struct Path<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for Path<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(_) => Err(plain_page(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is nothing at this address.",
+            )),
+        }
+    }
+}
+
+/// A page's query string. One that cannot be read (`?tenant=2&tenant=3`, `?tenant=x`) gets a
+/// page that says so, not axum's plain-text rejection.
+pub struct Query<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for Query<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(_) => Err(plain_page(
+                StatusCode::BAD_REQUEST,
+                "This address could not be read",
+                "The address has a filter this page does not understand. Go back and choose again.",
+            )),
+        }
+    }
+}
+
+/// A page for a request that could not be read, before any tenant is known. Its sentences
+/// are Tether's own, never the request's.
+fn plain_page(status: StatusCode, title: &'static str, sentence: &'static str) -> Response {
     (
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY_VALUE),
+        status,
+        Html(format!(
+            "<!doctype html><title>{title}</title><p>{sentence}"
+        )),
     )
+        .into_response()
 }
 
 /// A submitted form. One that cannot be read (not form-encoded, malformed) gets a page that
@@ -293,14 +371,11 @@ where
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Form::<T>::from_request(req, state).await {
             Ok(axum::Form(value)) => Ok(Self(value)),
-            Err(rejection) => Err((
+            Err(rejection) => Err(plain_page(
                 rejection.status(),
-                Html(
-                    "<!doctype html><title>This form could not be read</title>\
-                     <p>This form could not be read. Go back, reload the page and try again.",
-                ),
-            )
-                .into_response()),
+                "This form could not be read",
+                "This form could not be read. Go back, reload the page and try again.",
+            )),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! (roles up to `client_admin`) and revoking the tenant's pending invites.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +12,7 @@ use super::console::{
     expiry_choices, field_messages, link_page, open_invites, refused, role_choices, ActionForm,
     InviteFields, InviteRow,
 };
-use super::{Form, Frame};
+use super::{Form, Frame, Path};
 use crate::domain::actor::Action;
 use crate::domain::error::Error;
 use crate::domain::invite::InviteId;
