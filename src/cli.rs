@@ -20,7 +20,7 @@ use crate::domain::tenant::{NewTenant, Tenant, TenantId};
 use crate::domain::Tether;
 use crate::http::limits::{LimitSettings, RateLimits};
 use crate::http::{self, AppState};
-use crate::store::Db;
+use crate::store::{self, Db};
 
 /// A failure the command line reports as one sentence.
 #[derive(Debug)]
@@ -42,23 +42,15 @@ impl From<Error> for CliError {
                     .collect::<Vec<_>>()
                     .join("; "),
             ),
+            Error::Database(store::Error::Unavailable(why)) => {
+                Self(format!("the database is unavailable: {why}"))
+            }
             Error::Database(e) => {
                 tracing::error!(error = %e, "database error");
-                Self(format!(
-                    "the database failed: {}",
-                    describe_database_error(&e)
-                ))
+                Self(String::from("the database failed: see the log for details"))
             }
             other => Self(other.to_string()),
         }
-    }
-}
-
-fn describe_database_error(error: &sqlx::Error) -> String {
-    match error {
-        sqlx::Error::Io(e) => e.to_string(),
-        sqlx::Error::PoolTimedOut => String::from("timed out waiting for a connection"),
-        _ => String::from("see the log for details"),
     }
 }
 
@@ -100,7 +92,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Tenant(command) => tenant(&tether, &operator, command).await,
         Command::Invite(command) => invite(&tether, &operator, command).await,
     };
-    tether.db().close().await;
+    tether.close().await;
     result
 }
 
@@ -273,15 +265,21 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
                     "there is no role \"{role}\"; use msp_admin, msp_technician, client_admin or client_user"
                 ))
             })?;
-            let expiry = Expiry::parse_short(&expires)
-                .map_err(|_| fail("--expires must be 24h, 3d or 7d"))?;
+            let expires_hours = match expires {
+                Some(expires) => Some(i64::from(
+                    Expiry::parse_short(&expires)
+                        .map_err(|_| fail("--expires must be 24h, 3d or 7d"))?
+                        .hours(),
+                )),
+                None => None,
+            };
             let tenant = resolve_tenant(tether, &tenant).await?;
             let input = NewInvite {
                 email,
                 name,
                 role_id: role.id(),
                 tenant_id: tenant.id.0,
-                expires_hours: Some(i64::from(expiry.hours())),
+                expires_hours,
             };
             let issued = tether.create_invite(operator, input).await?;
             eprintln!(
@@ -300,7 +298,7 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
             tenant,
             email,
         } => {
-            let status = StatusFilter::parse(&status)
+            let status = StatusFilter::parse_or_default(status.as_deref())
                 .map_err(|_| fail("--status must be pending, accepted, revoked, expired or all"))?;
             let tenant_id: Option<TenantId> = match tenant {
                 Some(name) => Some(resolve_tenant(tether, &name).await?.id),

@@ -145,18 +145,18 @@ pub enum InviteCommand {
         /// msp_admin, msp_technician, client_admin or client_user.
         #[arg(long)]
         role: String,
-        /// 24h, 3d or 7d.
-        #[arg(long, default_value = "3d")]
-        expires: String,
+        /// 24h, 3d or 7d; 3d if not given.
+        #[arg(long)]
+        expires: Option<String>,
         /// A name to pre-fill on the setup page.
         #[arg(long)]
         name: Option<String>,
     },
     /// List invites, newest first.
     List {
-        /// pending, accepted, revoked, expired or all.
-        #[arg(long, default_value = "pending")]
-        status: String,
+        /// pending, accepted, revoked, expired or all; pending if not given.
+        #[arg(long)]
+        status: Option<String>,
         /// A client's slug, or `msp`.
         #[arg(long)]
         tenant: Option<String>,

@@ -125,6 +125,17 @@ impl Actor {
     }
 }
 
+impl Role {
+    /// The roles `actor` may grant in a tenant of `kind` (its ceiling and the role's scope),
+    /// highest first.
+    pub fn grantable_by(actor: &Actor, kind: TenantKind) -> Vec<Role> {
+        Role::ALL
+            .into_iter()
+            .filter(|role| role.fits(kind) && actor.may_grant(*role))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

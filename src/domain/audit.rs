@@ -158,7 +158,7 @@ impl Tether {
                 next_cursor: None,
             });
         };
-        let mut conn = self.db.reader().acquire().await?;
+        let mut conn = self.db.read().await?;
         let rows = store::audit::list(&mut conn, scope, &query).await?;
         Ok(query.page.finish(rows, |event| event.id))
     }
@@ -180,7 +180,7 @@ impl Tether {
     /// not returned: the refusal it describes stands either way.
     pub(crate) async fn record_alone(&self, event: NewAuditEvent) {
         let result = async {
-            let mut conn = self.db.reader().acquire().await?;
+            let mut conn = self.db.read().await?;
             store::audit::insert(&mut conn, &event).await
         }
         .await;

@@ -5,6 +5,7 @@ use std::fmt;
 
 use super::clock::Timestamp;
 use super::tenant::LogoRefusal;
+use crate::store::{self, Constraint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -27,12 +28,34 @@ pub enum Error {
     #[error("too many attempts; try again in {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(store::Error),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The one place a store error becomes a domain outcome: a unique constraint the domain's
+/// own check could not see (a race) is the conflict that check would have reported.
+impl From<store::Error> for Error {
+    fn from(error: store::Error) -> Self {
+        match error {
+            store::Error::Unique(Constraint::UserEmail) => Self::Conflict(Conflict::UserExists),
+            store::Error::Unique(Constraint::TenantSlug) => Self::Conflict(Conflict::SlugTaken),
+            other => Self::Database(other),
+        }
+    }
+}
+
+/// `text` as a sentence for a person: capitalised, with its full stop. The errors' own
+/// texts are written to follow "because" or a colon; every edge shows them this way.
+pub fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
 
 /// One invalid input field: which, a stable code, and a sentence for a person.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,9 +19,9 @@ use super::session::{start_session, NewSession, SessionKind};
 use super::setup::end_first_admin_links;
 use super::tenant::{Tenant, TenantId};
 use super::token::Token;
-use super::user::{unique_email_conflict, User, UserId};
+use super::user::{User, UserId};
 use super::Tether;
-use crate::store;
+use crate::store::{self, Constraint};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct InviteId(pub i64);
@@ -65,14 +65,28 @@ impl InviteStatus {
 }
 
 /// Which invites a list shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusFilter {
-    #[default]
     All,
     Only(InviteStatus),
+    /// Neither accepted nor revoked: pending or expired, the invites an admin can still act
+    /// on (the console's Pending invites page).
+    Open,
+}
+
+/// A list shows pending invites unless asked otherwise (api.md `GET /api/invites`).
+impl Default for StatusFilter {
+    fn default() -> Self {
+        Self::Only(InviteStatus::Pending)
+    }
 }
 
 impl StatusFilter {
+    /// The filter a request names, or the default when it names none.
+    pub fn parse_or_default(input: Option<&str>) -> Result<Self, FieldError> {
+        input.map_or_else(|| Ok(Self::default()), Self::parse)
+    }
+
     /// `pending`, `accepted`, `revoked`, `expired` or `all`.
     pub fn parse(input: &str) -> Result<Self, FieldError> {
         Ok(match input {
@@ -258,6 +272,9 @@ pub struct Accepted {
     pub session: NewSession,
 }
 
+/// What a token that names no invite (or another tenant's) is: "not found".
+pub const INVITE_LINK: &str = "invite link";
+
 /// How many times creating an invite is retried when a concurrent request created one for
 /// the same email between our check and our insert (the unique index refuses ours).
 const CREATE_ATTEMPTS: usize = 3;
@@ -288,7 +305,7 @@ impl Tether {
             Some(name) => errors.check(Name::parse("name", name)),
         };
         let tenant = {
-            let mut conn = self.db.reader().acquire().await?;
+            let mut conn = self.db.read().await?;
             store::tenants::by_id(&mut conn, TenantId(input.tenant_id)).await?
         };
         match (requested_role, &tenant) {
@@ -367,7 +384,7 @@ impl Tether {
             None => Expiry::of(&old),
         };
         let tenant = {
-            let mut conn = self.db.reader().acquire().await?;
+            let mut conn = self.db.read().await?;
             store::tenants::by_id(&mut conn, old.tenant_id)
                 .await?
                 .ok_or(Error::NotFound("tenant"))?
@@ -534,8 +551,22 @@ impl Tether {
                 next_cursor: None,
             });
         };
-        let mut conn = self.db.reader().acquire().await?;
-        let rows = store::invites::list(&mut conn, scope, &query, self.now()).await?;
+        let email = match query.email.as_deref() {
+            None => None,
+            Some(typed) => match Email::parse(typed) {
+                Ok(email) => Some(email),
+                // Only valid addresses are stored: this one names no invite.
+                Err(_) => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        next_cursor: None,
+                    })
+                }
+            },
+        };
+        let mut conn = self.db.read().await?;
+        let rows =
+            store::invites::list(&mut conn, scope, &query, email.as_ref(), self.now()).await?;
         Ok(query.page.finish(rows, |invite| invite.id.0))
     }
 
@@ -553,7 +584,7 @@ impl Tether {
             store::invites::link_by_digest(&self.db, Token::presented(token).digest(), now)
                 .await?
                 .filter(|(invite, _)| host_tenant.is_none_or(|host| host == invite.tenant_id))
-                .ok_or(Error::NotFound("invite"))?;
+                .ok_or(Error::NotFound(INVITE_LINK))?;
         if let Some(gone) = invite.unusable() {
             return Err(Error::Gone(gone));
         }
@@ -616,7 +647,7 @@ impl Tether {
         if !store::invites::claim(&mut tx, invite.id, now).await? {
             drop(tx);
             let current = {
-                let mut conn = self.db.reader().acquire().await?;
+                let mut conn = self.db.read().await?;
                 store::invites::by_id(&mut conn, invite.id, now).await?
             };
             let gone = current.and_then(|i| i.unusable()).unwrap_or(Gone::Used);
@@ -638,8 +669,7 @@ impl Tether {
                 now,
             },
         )
-        .await
-        .map_err(unique_email_conflict)?;
+        .await?;
         store::invites::record_accepted_user(&mut tx, invite.id, user_id).await?;
         if invite.role == Role::MspAdmin {
             end_first_admin_links(&mut tx, invite.tenant_id, now).await?;
@@ -710,7 +740,7 @@ impl Tether {
     async fn visible_invite(&self, actor: &Actor, id: InviteId, action: Action) -> Result<Invite> {
         let scope = self.scope_or_refuse(actor, action).await?;
         let invite = {
-            let mut conn = self.db.reader().acquire().await?;
+            let mut conn = self.db.read().await?;
             store::invites::by_id(&mut conn, id, self.now()).await?
         };
         match invite {
@@ -734,8 +764,9 @@ struct Draft {
     expiry: Expiry,
 }
 
-fn is_second_open_invite(error: &sqlx::Error) -> bool {
-    store::is_unique_violation(error, "invites", "email")
+/// The partial unique index refused a second open invite: a concurrent create won the race.
+fn is_second_open_invite(error: &store::Error) -> bool {
+    matches!(error, store::Error::Unique(Constraint::OpenInviteEmail))
 }
 
 /// The first-admin link and the demo's invites are issued by the system itself.

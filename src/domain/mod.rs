@@ -61,8 +61,14 @@ impl Tether {
         &self.metrics
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
+    /// Whether the database answers (`/readyz`).
+    pub async fn ping(&self) -> error::Result<()> {
+        Ok(self.db.ping().await?)
+    }
+
+    /// Closes the database's connections, for a command line that is done.
+    pub async fn close(&self) {
+        self.db.close().await;
     }
 
     pub fn base_url(&self) -> &BaseUrl {

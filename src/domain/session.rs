@@ -10,15 +10,12 @@ use super::audit::{AuditAction, NewAuditEvent, Target};
 use super::clock::Timestamp;
 use super::email::Email;
 use super::error::{Error, Result};
-use super::name::Name;
 use super::password::Password;
-use super::role::Role;
 use super::tenant::TenantId;
 use super::token::Token;
 use super::user::{User, UserId};
 use super::Tether;
 use crate::store;
-use crate::store::sessions::UserRowForSession;
 
 pub const WEB_IDLE: Duration = Duration::from_secs(12 * 3600);
 pub const WEB_ABSOLUTE: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -66,18 +63,6 @@ pub struct Authenticated {
 }
 
 impl User {
-    pub(crate) fn from_session_row(row: &UserRowForSession) -> Self {
-        User {
-            id: UserId(row.id),
-            tenant_id: TenantId(row.tenant_id),
-            email: Email::from_stored(row.email.clone()),
-            name: Name::from_stored(row.name.clone()),
-            role: Role::from_id(row.role_id).unwrap_or(Role::ClientUser),
-            active: true,
-            created_at: Timestamp::from_millis(row.created_at),
-        }
-    }
-
     pub fn actor(&self, ip: Option<String>) -> Actor {
         Actor {
             user_id: Some(self.id),
@@ -105,7 +90,7 @@ impl Tether {
         let email = Email::parse(email).ok();
         let found = match &email {
             Some(email) => {
-                let mut conn = self.db.reader().acquire().await?;
+                let mut conn = self.db.read().await?;
                 store::users::by_email_with_password(&mut conn, email).await?
             }
             None => None,
@@ -166,7 +151,7 @@ impl Tether {
         ip: Option<String>,
     ) -> Result<Authenticated> {
         let now = self.now();
-        let mut conn = self.db.reader().acquire().await?;
+        let mut conn = self.db.read().await?;
         let (session, user) =
             store::sessions::live_by_digest(&mut conn, Token::presented(token).digest())
                 .await?

@@ -57,7 +57,7 @@ impl Tether {
     pub async fn first_admin_link(&self) -> Result<Option<IssuedInvite>> {
         let msp = self.msp_tenant().await?;
         let admins = {
-            let mut conn = self.db.reader().acquire().await?;
+            let mut conn = self.db.read().await?;
             store::users::count_active_with_role(&mut conn, Role::MspAdmin).await?
         };
         if admins > 0 {
@@ -153,7 +153,7 @@ impl Tether {
         let mut fresh = [0u8; 32];
         getrandom::getrandom(&mut fresh)
             .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
-        let mut conn = self.db.reader().acquire().await?;
+        let mut conn = self.db.read().await?;
         Ok(store::secrets::get_or_create(&mut conn, "form_signing_key", &fresh).await?)
     }
 }

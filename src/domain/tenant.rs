@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::actor::{Action, Actor};
 use super::audit::{AuditAction, NewAuditEvent, Target};
 use super::clock::Timestamp;
-use super::error::{Conflict, Error, FieldError, FieldErrors, Result};
+use super::error::{Error, FieldError, FieldErrors, Result};
 use super::name::Name;
 use super::Tether;
 use crate::store;
@@ -479,14 +479,7 @@ impl Tether {
             &accent_colour,
             now,
         )
-        .await
-        .map_err(|e| {
-            if store::is_unique_violation(&e, "tenants", "slug") {
-                Error::Conflict(Conflict::SlugTaken)
-            } else {
-                Error::Database(e)
-            }
-        })?;
+        .await?;
         if let Some(logo) = &logo {
             store::tenants::set_logo(&mut tx, id, logo, now).await?;
         }
@@ -615,7 +608,7 @@ impl Tether {
 
     /// A tenant's logo, public: it is shown on the invite and sign-in pages.
     pub async fn logo(&self, id: TenantId) -> Result<Option<LogoFile>> {
-        let mut conn = self.db.reader().acquire().await?;
+        let mut conn = self.db.read().await?;
         Ok(store::tenants::logo(&mut conn, id).await?)
     }
 
@@ -627,7 +620,7 @@ impl Tether {
     /// The tenants the actor may see, with their user and pending-invite counts.
     pub async fn list_tenants(&self, actor: &Actor) -> Result<Vec<TenantSummary>> {
         let scope = self.scope_or_refuse(actor, Action::SeeTenants).await?;
-        let mut conn = self.db.reader().acquire().await?;
+        let mut conn = self.db.read().await?;
         Ok(store::tenants::list(&mut conn, scope, self.now()).await?)
     }
 
@@ -642,7 +635,7 @@ impl Tether {
         if let Some(id) = self.sites.get(key) {
             return Ok(Some(id));
         }
-        let mut conn = self.db.reader().acquire().await?;
+        let mut conn = self.db.read().await?;
         let tenant = match slug {
             Some(slug) => store::tenants::by_slug(&mut conn, slug).await?,
             None => store::tenants::msp(&mut conn).await?,
@@ -656,13 +649,13 @@ impl Tether {
 
     /// The client tenant served at `slug`'s subdomain, if any. Public: hosts are public.
     pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>> {
-        let mut conn = self.db.reader().acquire().await?;
+        let mut conn = self.db.read().await?;
         Ok(store::tenants::by_slug(&mut conn, slug).await?)
     }
 
     /// A tenant as its own site shows it (name, colour, logo). Public: hosts are public.
     pub async fn site_tenant(&self, id: TenantId) -> Result<Tenant> {
-        let mut conn = self.db.reader().acquire().await?;
+        let mut conn = self.db.read().await?;
         store::tenants::by_id(&mut conn, id)
             .await?
             .ok_or(Error::NotFound("tenant"))
@@ -670,7 +663,7 @@ impl Tether {
 
     /// The MSP tenant, which exists once the database has been set up.
     pub async fn msp_tenant(&self) -> Result<Tenant> {
-        let mut conn = self.db.reader().acquire().await?;
+        let mut conn = self.db.read().await?;
         store::tenants::msp(&mut conn)
             .await?
             .ok_or_else(|| Error::Internal("the MSP tenant has not been created yet".into()))
@@ -688,7 +681,7 @@ impl Tether {
                 .await;
             return Err(Error::NotFound("tenant"));
         }
-        let mut conn = self.db.reader().acquire().await?;
+        let mut conn = self.db.read().await?;
         store::tenants::by_id(&mut conn, id)
             .await?
             .ok_or(Error::NotFound("tenant"))

@@ -97,8 +97,7 @@ impl Tether {
                 now,
             },
         )
-        .await
-        .map_err(unique_email_conflict)?;
+        .await?;
         end_first_admin_links(&mut tx, msp.id, now).await?;
         let event = NewAuditEvent::by(actor, now, AuditAction::UserCreated, Some(msp.id))
             .target(Target::User(id))
@@ -114,7 +113,7 @@ impl Tether {
     /// One user the actor may see.
     pub async fn user(&self, actor: &Actor, id: UserId) -> Result<User> {
         let scope = self.scope_or_refuse(actor, Action::SeeUsers).await?;
-        let mut conn = self.db.reader().acquire().await?;
+        let mut conn = self.db.read().await?;
         match store::users::by_id(&mut conn, id).await? {
             Some(user) if scope.includes(user.tenant_id) => Ok(user),
             Some(_) => {
@@ -136,7 +135,7 @@ impl Tether {
                 next_cursor: None,
             });
         };
-        let mut conn = self.db.reader().acquire().await?;
+        let mut conn = self.db.read().await?;
         let rows = store::users::list(&mut conn, scope, &query).await?;
         Ok(query.page.finish(rows, |user| user.id.0))
     }
@@ -244,14 +243,5 @@ impl Tether {
             .ok_or(Error::NotFound("user"))?;
         tx.commit().await?;
         Ok(user)
-    }
-}
-
-/// The unique index on users' email settles a race the domain's check could not see.
-pub(crate) fn unique_email_conflict(error: sqlx::Error) -> Error {
-    if store::is_unique_violation(&error, "users", "email") {
-        Error::Conflict(Conflict::UserExists)
-    } else {
-        Error::Database(error)
     }
 }

@@ -10,6 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::request::TrustedProxies;
 use super::AppState;
+use crate::domain::error::Error;
 use crate::domain::tenant::{Tenant, TenantId};
 
 /// The tenant whose site this request is for.
@@ -44,6 +45,17 @@ pub fn unknown_host() -> Response {
         .into_response()
 }
 
+/// The site could not be looked up (the database failed): logged, and a 500 page, since
+/// without the tenant there is no branding to show it in.
+fn site_unavailable(error: &Error) -> Response {
+    tracing::error!(%error, cause = ?error, "looking up a site failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Html("<!doctype html><title>Error</title><p>Something went wrong on our side. Please try again in a moment."),
+    )
+        .into_response()
+}
+
 impl<S> FromRequestParts<S> for SiteId
 where
     AppState: FromRef<S>,
@@ -68,7 +80,8 @@ where
         };
         match app.tether.site_tenant_id(slug).await {
             Ok(Some(id)) => Ok(SiteId(id)),
-            Ok(None) | Err(_) => Err(unknown_host()),
+            Ok(None) => Err(unknown_host()),
+            Err(error) => Err(site_unavailable(&error)),
         }
     }
 }
@@ -83,10 +96,10 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let SiteId(id) = SiteId::from_request_parts(parts, state).await?;
         let app = AppState::from_ref(state);
-        app.tether
-            .site_tenant(id)
-            .await
-            .map(Site)
-            .map_err(|_| unknown_host())
+        match app.tether.site_tenant(id).await {
+            Ok(tenant) => Ok(Site(tenant)),
+            Err(Error::NotFound(_)) => Err(unknown_host()),
+            Err(error) => Err(site_unavailable(&error)),
+        }
     }
 }

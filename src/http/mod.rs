@@ -156,7 +156,7 @@ async fn healthz() -> &'static str {
 
 /// The process can reach its database.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.tether.db().ping().await {
+    match state.tether.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(error) => {
             tracing::warn!(%error, "database unreachable");

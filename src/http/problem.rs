@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::error::{Error, FieldError};
+use crate::domain::error::{sentence, Error, FieldError};
 use crate::domain::tenant::LogoRefusal;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -154,10 +154,10 @@ impl From<Error> for Problem {
             Error::Conflict(conflict) => Self::new(
                 StatusCode::CONFLICT,
                 conflict.code(),
-                capitalise(&conflict.to_string()),
+                sentence(&conflict.to_string()),
             ),
             Error::Gone(gone) => {
-                Self::new(StatusCode::GONE, gone.code(), capitalise(&gone.to_string()))
+                Self::new(StatusCode::GONE, gone.code(), sentence(&gone.to_string()))
             }
             Error::Logo(LogoRefusal::TooLarge) => Self::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -167,7 +167,7 @@ impl From<Error> for Problem {
             Error::Logo(refusal) => Self::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
-                capitalise(&refusal.to_string()),
+                sentence(&refusal.to_string()),
             ),
             Error::RateLimited { retry_after_secs } => Self::rate_limited(retry_after_secs),
             error @ (Error::Database(_) | Error::Internal(_)) => {
@@ -175,14 +175,6 @@ impl From<Error> for Problem {
                 Self::internal()
             }
         }
-    }
-}
-
-fn capitalise(sentence: &str) -> String {
-    let mut chars = sentence.chars();
-    match chars.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
-        None => String::new(),
     }
 }
 

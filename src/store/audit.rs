@@ -2,12 +2,12 @@
 
 use sqlx::FromRow;
 
-use super::{Bind, Conn, Filters};
+use super::{Bind, Conn, Filters, Result};
 use crate::domain::actor::TenantScope;
 use crate::domain::audit::{AuditEvent, AuditQuery, NewAuditEvent};
 use crate::domain::clock::Timestamp;
 
-pub async fn insert(conn: &mut Conn, event: &NewAuditEvent) -> sqlx::Result<()> {
+pub async fn insert(conn: &mut Conn, event: &NewAuditEvent) -> Result<()> {
     let (target_type, target_id) = event.target.parts();
     sqlx::query(
         "INSERT INTO audit_events (at, action, actor_id, tenant_id, target_type, target_id, ip, detail) \
@@ -43,7 +43,7 @@ pub async fn list(
     conn: &mut Conn,
     scope: TenantScope,
     query: &AuditQuery,
-) -> sqlx::Result<Vec<AuditEvent>> {
+) -> Result<Vec<AuditEvent>> {
     let mut filters = Filters::default();
     if let TenantScope::Only(tenant) = scope {
         filters.add("tenant_id = ?", [Bind::Int(tenant.0)]);

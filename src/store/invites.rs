@@ -6,11 +6,10 @@ use rusqlite::OptionalExtension;
 use sqlx::FromRow;
 
 use super::tenants::TenantRow;
-use super::{Bind, Conn, Db, Filters};
+use super::{Bind, Conn, Db, Filters, Result};
 use crate::domain::actor::TenantScope;
 use crate::domain::clock::Timestamp;
 use crate::domain::email::Email;
-use crate::domain::error::Error;
 use crate::domain::invite::{
     Invite, InviteId, InviteQuery, InviteStatus, RevokeReason, StatusFilter,
 };
@@ -84,7 +83,7 @@ pub struct NewInvite<'a> {
     pub expires_at: Timestamp,
 }
 
-pub async fn insert(conn: &mut Conn, invite: NewInvite<'_>) -> sqlx::Result<InviteId> {
+pub async fn insert(conn: &mut Conn, invite: NewInvite<'_>) -> Result<InviteId> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO invites (token_digest, email, name, role_id, tenant_id, created_by, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -102,7 +101,7 @@ pub async fn insert(conn: &mut Conn, invite: NewInvite<'_>) -> sqlx::Result<Invi
     Ok(InviteId(id))
 }
 
-pub async fn by_id(conn: &mut Conn, id: InviteId, now: Timestamp) -> sqlx::Result<Option<Invite>> {
+pub async fn by_id(conn: &mut Conn, id: InviteId, now: Timestamp) -> Result<Option<Invite>> {
     let sql = format!("{SELECT_INVITE} WHERE i.id = $1");
     let row: Option<InviteRow> = sqlx::query_as(&sql).bind(id.0).fetch_optional(conn).await?;
     Ok(row.map(|row| row.into_invite(now)))
@@ -126,17 +125,15 @@ pub async fn link_by_digest(
     db: &Db,
     digest: TokenDigest,
     now: Timestamp,
-) -> Result<Option<(Invite, Tenant)>, Error> {
+) -> Result<Option<(Invite, Tenant)>> {
     let row = match db.direct() {
-        Some(direct) => direct
-            .read(|conn| {
-                conn.prepare_cached(SELECT_LINK)?
-                    .query_row([digest.to_vec()], LinkRow::from_sqlite)
-                    .optional()
-            })
-            .map_err(|e| Error::Internal(format!("reading an invite link failed: {e}")))?,
+        Some(direct) => direct.read(|conn| {
+            conn.prepare_cached(SELECT_LINK)?
+                .query_row([digest.to_vec()], LinkRow::from_sqlite)
+                .optional()
+        })?,
         None => {
-            let mut conn = db.reader().acquire().await?;
+            let mut conn = db.read().await?;
             sqlx::query_as(SELECT_LINK)
                 .bind(digest.to_vec())
                 .fetch_optional(&mut *conn)
@@ -203,7 +200,7 @@ pub async fn open_for_email(
     conn: &mut Conn,
     email: &Email,
     now: Timestamp,
-) -> sqlx::Result<Option<Invite>> {
+) -> Result<Option<Invite>> {
     let sql = format!(
         "{SELECT_INVITE} WHERE i.email = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL"
     );
@@ -215,7 +212,7 @@ pub async fn open_for_email(
 }
 
 /// Open first-admin invites (those without an email) in `tenant`.
-pub async fn open_without_email(conn: &mut Conn, tenant: TenantId) -> sqlx::Result<Vec<InviteId>> {
+pub async fn open_without_email(conn: &mut Conn, tenant: TenantId) -> Result<Vec<InviteId>> {
     let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM invites WHERE email IS NULL AND tenant_id = $1 \
          AND accepted_at IS NULL AND revoked_at IS NULL",
@@ -230,8 +227,9 @@ pub async fn list(
     conn: &mut Conn,
     scope: TenantScope,
     query: &InviteQuery,
+    email: Option<&Email>,
     now: Timestamp,
-) -> sqlx::Result<Vec<Invite>> {
+) -> Result<Vec<Invite>> {
     let mut filters = Filters::default();
     if let TenantScope::Only(tenant) = scope {
         filters.add("i.tenant_id = ?", [Bind::Int(tenant.0)]);
@@ -248,9 +246,10 @@ pub async fn list(
         ),
         StatusFilter::Only(InviteStatus::Accepted) => filters.add("i.accepted_at IS NOT NULL", []),
         StatusFilter::Only(InviteStatus::Revoked) => filters.add("i.revoked_at IS NOT NULL", []),
+        StatusFilter::Open => filters.add("i.accepted_at IS NULL AND i.revoked_at IS NULL", []),
     }
-    if let Some(email) = &query.email {
-        filters.add("i.email = ?", [Bind::Text(email.trim().to_lowercase())]);
+    if let Some(email) = email {
+        filters.add("i.email = ?", [Bind::Text(email.as_str().to_owned())]);
     }
     if let Some(before) = query.page.before_id {
         filters.add("i.id < ?", [Bind::Int(before)]);
@@ -269,7 +268,7 @@ pub async fn list(
 
 /// Claims a pending invite for accepting it: true only for the one caller that found it
 /// still pending at this instant.
-pub async fn claim(conn: &mut Conn, id: InviteId, now: Timestamp) -> sqlx::Result<bool> {
+pub async fn claim(conn: &mut Conn, id: InviteId, now: Timestamp) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE invites SET accepted_at = $1 \
          WHERE id = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1",
@@ -281,7 +280,7 @@ pub async fn claim(conn: &mut Conn, id: InviteId, now: Timestamp) -> sqlx::Resul
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn record_accepted_user(conn: &mut Conn, id: InviteId, user: UserId) -> sqlx::Result<()> {
+pub async fn record_accepted_user(conn: &mut Conn, id: InviteId, user: UserId) -> Result<()> {
     sqlx::query("UPDATE invites SET accepted_user_id = $1 WHERE id = $2")
         .bind(user.0)
         .bind(id.0)
@@ -297,7 +296,7 @@ pub async fn revoke(
     by: Option<UserId>,
     reason: RevokeReason,
     now: Timestamp,
-) -> sqlx::Result<bool> {
+) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE invites SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 \
          WHERE id = $4 AND accepted_at IS NULL AND revoked_at IS NULL",

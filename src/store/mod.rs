@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod direct;
+mod error;
 pub mod invites;
 pub mod secrets;
 pub mod sessions;
@@ -31,7 +32,11 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, ConnectOptions, Executor};
 
+pub use self::error::{Constraint, Error, Result, Unavailable};
+
 pub type Conn = sqlx::AnyConnection;
+/// A pooled connection for reads outside a transaction; store functions take it as a `Conn`.
+pub type ReadConn = sqlx::pool::PoolConnection<Any>;
 
 /// A transaction that will write, from `Db::begin`. Store functions take it as a `Conn`.
 pub struct Tx {
@@ -41,8 +46,8 @@ pub struct Tx {
 }
 
 impl Tx {
-    pub async fn commit(self) -> sqlx::Result<()> {
-        self.inner.commit().await
+    pub async fn commit(self) -> Result<()> {
+        Ok(self.inner.commit().await?)
     }
 }
 
@@ -187,7 +192,7 @@ impl Db {
     /// creations the slowest 1% waited 850 ms. So this process's writers first queue, in
     /// order, on an in-process lock (p99 90 ms at the same throughput), and only one of
     /// them at a time asks SQLite; the busy timeout still arbitrates between processes.
-    pub async fn begin(&self) -> sqlx::Result<Tx> {
+    pub async fn begin(&self) -> Result<Tx> {
         let turn = match self.engine {
             Engine::Sqlite => Some(
                 tokio::time::timeout(WRITE_TURN_TIMEOUT, self.writers.clone().lock_owned())
@@ -219,16 +224,19 @@ impl Db {
         self.direct.as_deref()
     }
 
-    /// A pool for single reads outside a transaction.
+    /// A connection for single reads outside a transaction.
+    pub async fn read(&self) -> Result<ReadConn> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// The pool itself, for tests that look at the database directly.
     pub fn reader(&self) -> &AnyPool {
         &self.pool
     }
 
-    pub async fn ping(&self) -> sqlx::Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     pub async fn close(&self) {
@@ -278,22 +286,6 @@ fn describe_connect_error(error: &sqlx::Error) -> String {
         sqlx::Error::Database(db) => db.message().to_owned(),
         sqlx::Error::Configuration(e) => e.to_string(),
         other => other.to_string(),
-    }
-}
-
-/// Whether `error` is a unique-constraint violation on `table.column`. PostgreSQL names the
-/// violated constraint (`users_email_key`, `invites_one_open_per_email`); SQLite names the
-/// column in its message (`UNIQUE constraint failed: users.email`).
-pub fn is_unique_violation(error: &sqlx::Error, table: &str, column: &str) -> bool {
-    let Some(db) = error.as_database_error() else {
-        return false;
-    };
-    if !db.is_unique_violation() {
-        return false;
-    }
-    match db.constraint() {
-        Some(name) => name.starts_with(table) && name.contains(column),
-        None => db.message().contains(&format!("{table}.{column}")),
     }
 }
 

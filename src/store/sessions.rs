@@ -2,9 +2,13 @@
 
 use sqlx::FromRow;
 
-use super::Conn;
+use super::{Conn, Result};
 use crate::domain::clock::Timestamp;
+use crate::domain::email::Email;
+use crate::domain::name::Name;
+use crate::domain::role::Role;
 use crate::domain::session::SessionKind;
+use crate::domain::tenant::TenantId;
 use crate::domain::token::TokenDigest;
 use crate::domain::user::{User, UserId};
 
@@ -15,7 +19,7 @@ pub async fn insert(
     kind: SessionKind,
     now: Timestamp,
     expires_at: Timestamp,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO sessions (token_digest, user_id, kind, created_at, last_seen_at, expires_at) \
          VALUES ($1, $2, $3, $4, $4, $5)",
@@ -51,11 +55,27 @@ pub struct UserRowForSession {
     pub created_at: i64,
 }
 
+impl UserRowForSession {
+    /// The query only finds sessions of active users.
+    fn to_user(&self) -> User {
+        User {
+            id: UserId(self.id),
+            tenant_id: TenantId(self.tenant_id),
+            email: Email::from_stored(self.email.clone()),
+            name: Name::from_stored(self.name.clone()),
+            // The schema's CHECK holds role_id to the catalogue.
+            role: Role::from_id(self.role_id).unwrap_or(Role::ClientUser),
+            active: true,
+            created_at: Timestamp::from_millis(self.created_at),
+        }
+    }
+}
+
 /// A live (not revoked) session of an active user, by its token's digest.
 pub async fn live_by_digest(
     conn: &mut Conn,
     digest: TokenDigest,
-) -> sqlx::Result<Option<(SessionRow, User)>> {
+) -> Result<Option<(SessionRow, User)>> {
     let row: Option<SessionRow> = sqlx::query_as(
         "SELECT s.id AS session_id, s.kind, s.last_seen_at, s.expires_at, \
            u.id, u.tenant_id, u.email, u.name, u.role_id, u.created_at \
@@ -66,12 +86,12 @@ pub async fn live_by_digest(
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|row| {
-        let user = User::from_session_row(&row.user);
+        let user = row.user.to_user();
         (row, user)
     }))
 }
 
-pub async fn touch(conn: &mut Conn, session_id: i64, now: Timestamp) -> sqlx::Result<()> {
+pub async fn touch(conn: &mut Conn, session_id: i64, now: Timestamp) -> Result<()> {
     sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
         .bind(now.millis())
         .bind(session_id)
@@ -80,7 +100,7 @@ pub async fn touch(conn: &mut Conn, session_id: i64, now: Timestamp) -> sqlx::Re
     Ok(())
 }
 
-pub async fn revoke(conn: &mut Conn, digest: TokenDigest, now: Timestamp) -> sqlx::Result<bool> {
+pub async fn revoke(conn: &mut Conn, digest: TokenDigest, now: Timestamp) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = $1 WHERE token_digest = $2 AND revoked_at IS NULL",
     )
@@ -91,11 +111,7 @@ pub async fn revoke(conn: &mut Conn, digest: TokenDigest, now: Timestamp) -> sql
     Ok(done.rows_affected() > 0)
 }
 
-pub async fn revoke_all_for_user(
-    conn: &mut Conn,
-    user: UserId,
-    now: Timestamp,
-) -> sqlx::Result<u64> {
+pub async fn revoke_all_for_user(conn: &mut Conn, user: UserId, now: Timestamp) -> Result<u64> {
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
     )

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::Conn;
+use super::{Conn, Result};
 use crate::domain::actor::TenantScope;
 use crate::domain::clock::Timestamp;
 use crate::domain::name::Name;
@@ -44,7 +44,7 @@ pub async fn insert(
     slug: Option<&Slug>,
     accent_colour: &AccentColour,
     now: Timestamp,
-) -> sqlx::Result<TenantId> {
+) -> Result<TenantId> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO tenants (kind, name, slug, accent_colour, created_at) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -59,19 +59,19 @@ pub async fn insert(
     Ok(TenantId(id))
 }
 
-pub async fn by_id(conn: &mut Conn, id: TenantId) -> sqlx::Result<Option<Tenant>> {
+pub async fn by_id(conn: &mut Conn, id: TenantId) -> Result<Option<Tenant>> {
     let sql = format!("{SELECT_TENANT} WHERE t.id = $1");
     let row: Option<TenantRow> = sqlx::query_as(&sql).bind(id.0).fetch_optional(conn).await?;
     Ok(row.map(Tenant::from))
 }
 
-pub async fn by_slug(conn: &mut Conn, slug: &str) -> sqlx::Result<Option<Tenant>> {
+pub async fn by_slug(conn: &mut Conn, slug: &str) -> Result<Option<Tenant>> {
     let sql = format!("{SELECT_TENANT} WHERE t.slug = $1");
     let row: Option<TenantRow> = sqlx::query_as(&sql).bind(slug).fetch_optional(conn).await?;
     Ok(row.map(Tenant::from))
 }
 
-pub async fn msp(conn: &mut Conn) -> sqlx::Result<Option<Tenant>> {
+pub async fn msp(conn: &mut Conn) -> Result<Option<Tenant>> {
     let sql = format!("{SELECT_TENANT} WHERE t.kind = 'msp'");
     let row: Option<TenantRow> = sqlx::query_as(&sql).fetch_optional(conn).await?;
     Ok(row.map(Tenant::from))
@@ -98,7 +98,7 @@ pub async fn list(
     conn: &mut Conn,
     scope: TenantScope,
     now: Timestamp,
-) -> sqlx::Result<Vec<TenantSummary>> {
+) -> Result<Vec<TenantSummary>> {
     let (filter, tenant) = match scope {
         TenantScope::All => ("", None),
         TenantScope::Only(id) => ("WHERE t.id = $2", Some(id.0)),
@@ -131,7 +131,7 @@ pub async fn update(
     id: TenantId,
     name: &Name,
     accent_colour: &AccentColour,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query("UPDATE tenants SET name = $1, accent_colour = $2 WHERE id = $3")
         .bind(name.as_str())
         .bind(accent_colour.as_str())
@@ -141,12 +141,7 @@ pub async fn update(
     Ok(())
 }
 
-pub async fn set_logo(
-    conn: &mut Conn,
-    id: TenantId,
-    logo: &Logo,
-    now: Timestamp,
-) -> sqlx::Result<()> {
+pub async fn set_logo(conn: &mut Conn, id: TenantId, logo: &Logo, now: Timestamp) -> Result<()> {
     sqlx::query(
         "INSERT INTO tenant_logos (tenant_id, content_type, bytes, etag, updated_at) \
          VALUES ($1, $2, $3, $4, $5) \
@@ -163,7 +158,7 @@ pub async fn set_logo(
     Ok(())
 }
 
-pub async fn remove_logo(conn: &mut Conn, id: TenantId) -> sqlx::Result<bool> {
+pub async fn remove_logo(conn: &mut Conn, id: TenantId) -> Result<bool> {
     let done = sqlx::query("DELETE FROM tenant_logos WHERE tenant_id = $1")
         .bind(id.0)
         .execute(conn)
@@ -179,11 +174,13 @@ pub struct LogoFile {
     pub etag: String,
 }
 
-pub async fn logo(conn: &mut Conn, id: TenantId) -> sqlx::Result<Option<LogoFile>> {
-    sqlx::query_as("SELECT content_type, bytes, etag FROM tenant_logos WHERE tenant_id = $1")
-        .bind(id.0)
-        .fetch_optional(conn)
-        .await
+pub async fn logo(conn: &mut Conn, id: TenantId) -> Result<Option<LogoFile>> {
+    Ok(
+        sqlx::query_as("SELECT content_type, bytes, etag FROM tenant_logos WHERE tenant_id = $1")
+            .bind(id.0)
+            .fetch_optional(conn)
+            .await?,
+    )
 }
 
 /// Inserts the MSP tenant unless one exists; a concurrent process's insert wins quietly.
@@ -192,7 +189,7 @@ pub async fn insert_msp_if_missing(
     name: &Name,
     accent_colour: &AccentColour,
     now: Timestamp,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO tenants (kind, name, slug, accent_colour, created_at) \
          VALUES ('msp', $1, NULL, $2, $3) ON CONFLICT DO NOTHING",

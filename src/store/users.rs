@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{Bind, Conn, Filters};
+use super::{Bind, Conn, Filters, Result};
 use crate::domain::actor::TenantScope;
 use crate::domain::clock::Timestamp;
 use crate::domain::email::Email;
@@ -50,7 +50,7 @@ pub struct NewUser<'a> {
     pub now: Timestamp,
 }
 
-pub async fn insert(conn: &mut Conn, user: NewUser<'_>) -> sqlx::Result<UserId> {
+pub async fn insert(conn: &mut Conn, user: NewUser<'_>) -> Result<UserId> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (tenant_id, email, name, role_id, password_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -66,7 +66,7 @@ pub async fn insert(conn: &mut Conn, user: NewUser<'_>) -> sqlx::Result<UserId> 
     Ok(UserId(id))
 }
 
-pub async fn by_id(conn: &mut Conn, id: UserId) -> sqlx::Result<Option<User>> {
+pub async fn by_id(conn: &mut Conn, id: UserId) -> Result<Option<User>> {
     let sql = format!("{SELECT_USER} WHERE id = $1");
     let row: Option<UserRow> = sqlx::query_as(&sql).bind(id.0).fetch_optional(conn).await?;
     Ok(row.map(User::from))
@@ -82,7 +82,7 @@ struct UserWithPasswordRow {
 pub async fn by_email_with_password(
     conn: &mut Conn,
     email: &Email,
-) -> sqlx::Result<Option<(User, PasswordDigest)>> {
+) -> Result<Option<(User, PasswordDigest)>> {
     let row: Option<UserWithPasswordRow> = sqlx::query_as(
         "SELECT id, tenant_id, email, name, role_id, deactivated_at, created_at, password_hash \
          FROM users WHERE email = $1",
@@ -99,7 +99,7 @@ pub async fn by_email_with_password(
 }
 
 /// Whether any user, active or not, holds this email.
-pub async fn email_taken(conn: &mut Conn, email: &Email) -> sqlx::Result<bool> {
+pub async fn email_taken(conn: &mut Conn, email: &Email) -> Result<bool> {
     let found: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(email.as_str())
         .fetch_optional(conn)
@@ -107,11 +107,7 @@ pub async fn email_taken(conn: &mut Conn, email: &Email) -> sqlx::Result<bool> {
     Ok(found.is_some())
 }
 
-pub async fn list(
-    conn: &mut Conn,
-    scope: TenantScope,
-    query: &UserQuery,
-) -> sqlx::Result<Vec<User>> {
+pub async fn list(conn: &mut Conn, scope: TenantScope, query: &UserQuery) -> Result<Vec<User>> {
     let mut filters = Filters::default();
     if let TenantScope::Only(tenant) = scope {
         filters.add("tenant_id = ?", [Bind::Int(tenant.0)]);
@@ -148,7 +144,7 @@ pub async fn update(
     role: Role,
     active: bool,
     now: Timestamp,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "UPDATE users SET name = $1, role_id = $2, \
            deactivated_at = CASE WHEN $3 = 1 THEN NULL ELSE COALESCE(deactivated_at, $4) END \
@@ -164,17 +160,19 @@ pub async fn update(
     Ok(())
 }
 
-pub async fn count_active_with_role(conn: &mut Conn, role: Role) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role_id = $1 AND deactivated_at IS NULL")
-        .bind(role.id())
-        .fetch_one(conn)
-        .await
+pub async fn count_active_with_role(conn: &mut Conn, role: Role) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE role_id = $1 AND deactivated_at IS NULL",
+    )
+    .bind(role.id())
+    .fetch_one(conn)
+    .await?)
 }
 
 /// Locks a user's row until the transaction ends, so that their name, role and activity are
 /// read and written by one change at a time (a no-op write: PostgreSQL holds the row lock to
 /// commit; SQLite's writer holds the whole database). False if there is no such user.
-pub async fn lock(conn: &mut Conn, id: UserId) -> sqlx::Result<bool> {
+pub async fn lock(conn: &mut Conn, id: UserId) -> Result<bool> {
     let done = sqlx::query("UPDATE users SET name = name WHERE id = $1")
         .bind(id.0)
         .execute(conn)
@@ -185,7 +183,7 @@ pub async fn lock(conn: &mut Conn, id: UserId) -> sqlx::Result<bool> {
 /// As `lock`, but only while the user is active: false once they are deactivated. Under
 /// READ COMMITTED a concurrent deactivation either commits first (and this sees it) or waits
 /// for this transaction, and then ends what it started.
-pub async fn lock_if_active(conn: &mut Conn, id: UserId) -> sqlx::Result<bool> {
+pub async fn lock_if_active(conn: &mut Conn, id: UserId) -> Result<bool> {
     let done = sqlx::query("UPDATE users SET name = name WHERE id = $1 AND deactivated_at IS NULL")
         .bind(id.0)
         .execute(conn)
@@ -196,7 +194,7 @@ pub async fn lock_if_active(conn: &mut Conn, id: UserId) -> sqlx::Result<bool> {
 /// Takes a row lock that serialises changes to who administers the MSP, so that two admins
 /// demoting each other at once cannot leave none. A no-op write on the MSP tenant's row:
 /// PostgreSQL locks the row until commit, SQLite already holds its single write lock.
-pub async fn lock_admin_changes(conn: &mut Conn) -> sqlx::Result<()> {
+pub async fn lock_admin_changes(conn: &mut Conn) -> Result<()> {
     sqlx::query("UPDATE tenants SET kind = kind WHERE kind = 'msp'")
         .execute(conn)
         .await?;

@@ -26,7 +26,7 @@ async fn snapshot(app: &TestApp) -> String {
          UNION ALL SELECT 'logo ' || tenant_id || ' ' || etag FROM tenant_logos \
          UNION ALL SELECT 'session ' || id || ' ' || COALESCE(CAST(revoked_at AS TEXT), '-') FROM sessions",
     )
-    .fetch_all(app.tether.db().reader())
+    .fetch_all(app.db.reader())
     .await
     .unwrap();
     let mut lines: Vec<String> = rows.into_iter().map(|(line,)| line).collect();

@@ -187,7 +187,7 @@ async fn x_forwarded_for_names_the_client_only_behind_a_trusted_proxy(app: TestA
     let recorded: Vec<Option<String>> = sqlx::query_scalar(
         "SELECT ip FROM audit_events WHERE action = 'auth.sign_in_failed' ORDER BY id",
     )
-    .fetch_all(app.tether.db().reader())
+    .fetch_all(app.db.reader())
     .await
     .unwrap();
     assert_eq!(
@@ -235,7 +235,7 @@ async fn a_forged_x_forwarded_for_entry_does_not_escape_the_limit(app: TestApp) 
     let recorded: Vec<Option<String>> = sqlx::query_scalar(
         "SELECT DISTINCT ip FROM audit_events WHERE action = 'auth.sign_in_failed'",
     )
-    .fetch_all(app.tether.db().reader())
+    .fetch_all(app.db.reader())
     .await
     .unwrap();
     assert_eq!(recorded, [Some("192.0.2.50".to_owned())]);
@@ -257,7 +257,7 @@ async fn forwarded_headers_from_an_untrusted_peer_are_ignored(app: TestApp) {
     );
     let recorded: Vec<Option<String>> =
         sqlx::query_scalar("SELECT ip FROM audit_events WHERE action = 'auth.sign_in_failed'")
-            .fetch_all(app.tether.db().reader())
+            .fetch_all(app.db.reader())
             .await
             .unwrap();
     assert_eq!(recorded, [Some("203.0.113.5".to_owned())]);

@@ -25,6 +25,8 @@ pub const START: Timestamp = Timestamp::from_millis(1_795_428_000_000);
 
 pub struct TestApp {
     pub tether: Tether,
+    /// The same database as `tether`'s, for looking at it directly.
+    pub db: Db,
     pub clock: Arc<ManualClock>,
     pub msp: Tenant,
     pub operator: Actor,
@@ -66,7 +68,7 @@ impl TestApp {
         db.migrate().await.expect("migrations apply");
         let clock = Arc::new(ManualClock::new(START));
         let tether = Tether::new(
-            db,
+            db.clone(),
             clock.clone(),
             PasswordHasher::new(2).unwrap(),
             BaseUrl::parse("https://atechsolutions.org").expect("a valid base URL"),
@@ -78,6 +80,7 @@ impl TestApp {
         let operator = Actor::operator(msp.id);
         Self {
             tether,
+            db,
             clock,
             msp,
             operator,
@@ -159,7 +162,7 @@ impl TestApp {
 
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql)
-            .fetch_one(self.tether.db().reader())
+            .fetch_one(self.db.reader())
             .await
             .expect("the count query runs")
     }

@@ -468,7 +468,7 @@ async fn refused_accepts_are_audited(app: TestApp) {
     let reasons: Vec<String> = sqlx::query_scalar(
         "SELECT detail FROM audit_events WHERE action = 'invite.accept_refused' ORDER BY id",
     )
-    .fetch_all(app.tether.db().reader())
+    .fetch_all(app.db.reader())
     .await
     .unwrap();
     assert_eq!(reasons, [r#"{"reason":"used"}"#, r#"{"reason":"unknown"}"#]);
@@ -908,7 +908,7 @@ async fn a_first_admin_link_left_open_is_refused_once_an_admin_exists(app: TestA
          WHERE id = $1",
     )
     .bind(link.invite.id.0)
-    .execute(app.tether.db().reader())
+    .execute(app.db.reader())
     .await
     .unwrap();
     let accepted = app
@@ -955,7 +955,7 @@ async fn an_accepted_first_admin_link_ends_the_others(app: TestApp) {
          WHERE id = $1",
     )
     .bind(link.invite.id.0)
-    .execute(app.tether.db().reader())
+    .execute(app.db.reader())
     .await
     .unwrap();
     app.tether

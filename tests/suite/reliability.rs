@@ -186,7 +186,7 @@ mod postgres_only {
         };
         let acme = app.client("Acme Corp", "acme").await;
         let first = app.invite("alice@acme.com", &acme, Role::ClientUser).await;
-        let pool = app.tether.db().reader().clone();
+        let pool = app.db.reader().clone();
 
         // The accept, on a connection of its own, holding its claim and new user uncommitted.
         let mut accept = pool.begin().await.unwrap();

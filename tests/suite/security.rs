@@ -18,7 +18,7 @@ async fn only_the_sha256_of_a_token_is_stored(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
     let issued = app.invite("alice@acme.com", &acme, Role::ClientUser).await;
     let stored: Vec<u8> = sqlx::query_scalar("SELECT token_digest FROM invites")
-        .fetch_one(app.tether.db().reader())
+        .fetch_one(app.db.reader())
         .await
         .unwrap();
     let expected: [u8; 32] = Sha256::digest(issued.token.expose().as_bytes()).into();
@@ -29,7 +29,7 @@ async fn passwords_are_stored_as_argon2id_at_the_required_parameters(app: TestAp
     let acme = app.client("Acme Corp", "acme").await;
     app.user("alice@acme.com", &acme, Role::ClientUser).await;
     let phc: String = sqlx::query_scalar("SELECT password_hash FROM users")
-        .fetch_one(app.tether.db().reader())
+        .fetch_one(app.db.reader())
         .await
         .unwrap();
     let parsed = PasswordHash::new(&phc).unwrap();
@@ -55,7 +55,7 @@ async fn no_token_or_password_appears_in_the_audit_trail(app: TestApp) {
         )
         .await;
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT action, detail FROM audit_events")
-        .fetch_all(app.tether.db().reader())
+        .fetch_all(app.db.reader())
         .await
         .unwrap();
     assert!(rows.len() >= 4);

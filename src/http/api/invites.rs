@@ -103,7 +103,7 @@ pub async fn list(
     auth: Bearer,
     Query(params): Query<InviteListParams>,
 ) -> Result<axum::Json<List<InviteBody>>, Problem> {
-    let status = StatusFilter::parse(params.status.as_deref().unwrap_or("pending"));
+    let status = StatusFilter::parse_or_default(params.status.as_deref());
     let page = PageRequest::parse(params.cursor.as_deref(), params.limit);
     let (status, page) = match (status, page) {
         (Ok(status), Ok(page)) => (status, page),

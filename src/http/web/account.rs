@@ -13,8 +13,8 @@ use serde::Deserialize;
 use super::csrf::{cookie_value, form_is_trusted, form_token, FormToken};
 use super::Form;
 use super::{
-    console, forbidden_form, internal_error, render, secure_cookies, too_many_attempts, Frame,
-    NavLink,
+    console, forbidden_form, internal_error, refusal, render, secure_cookies, too_many_attempts,
+    Frame, NavLink,
 };
 use crate::domain::actor::{Action, Reach};
 use crate::domain::error::Error;
@@ -269,7 +269,7 @@ pub async fn login(
             Some(String::from("The email or password is not correct.")),
             form.csrf_token,
         ),
-        Err(error) => internal_error(&tenant, &error),
+        Err(error) => refusal(&tenant, &error),
     }
 }
 

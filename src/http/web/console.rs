@@ -13,14 +13,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::account::Member;
-use super::{internal_error, invite_page_headers, message, Frame};
+use super::{invite_page_headers, message, refusal, Frame};
 use super::{Form, Path, Query};
 use crate::domain::actor::Action;
 use crate::domain::audit::AuditQuery;
-use crate::domain::error::Error;
-use crate::domain::invite::{
-    Expiry, InviteId, InviteQuery, InviteStatus, IssuedInvite, NewInvite, StatusFilter,
-};
+use crate::domain::error::{sentence, Error};
+use crate::domain::invite::{Expiry, InviteId, InviteQuery, IssuedInvite, NewInvite, StatusFilter};
 use crate::domain::page::{PageRequest, MAX_LIMIT};
 use crate::domain::role::Role;
 use crate::domain::tenant::{
@@ -43,46 +41,10 @@ impl FromRequestParts<AppState> for Staff {
     ) -> Result<Self, Self::Rejection> {
         let Site(site) = Site::from_request_parts(parts, app).await?;
         if site.kind != TenantKind::Msp {
-            return Err(refused(&site, &Error::NotFound("page")));
+            return Err(refusal(&site, &Error::NotFound("page")));
         }
         Member::from_request_parts(parts, app).await.map(Staff)
     }
-}
-
-/// The page for a refused or failed operation.
-pub fn refused(tenant: &Tenant, error: &Error) -> Response {
-    match error {
-        Error::Forbidden => message(
-            StatusCode::FORBIDDEN,
-            tenant,
-            "You don't have access to this",
-            "Your role does not allow this. Ask an administrator if you need it.",
-            Some(("/", "Back to the start")),
-        ),
-        Error::NotFound(_) => message(
-            StatusCode::NOT_FOUND,
-            tenant,
-            "Not found",
-            "There is nothing here, or you may not see it.",
-            Some(("/", "Back to the start")),
-        ),
-        Error::Conflict(conflict) => message(
-            StatusCode::CONFLICT,
-            tenant,
-            "That could not be done",
-            &capitalised(&conflict.to_string()),
-            Some(("/", "Back to the start")),
-        ),
-        other => internal_error(tenant, other),
-    }
-}
-
-fn capitalised(sentence: &str) -> String {
-    let mut chars = sentence.chars();
-    chars
-        .next()
-        .map(|first| format!("{}{}.", first.to_uppercase(), chars.as_str()))
-        .unwrap_or_default()
 }
 
 fn redirect(to: &str) -> Response {
@@ -130,7 +92,7 @@ pub async fn dashboard(app: &AppState, member: &Member) -> Response {
     let actor = &member.signed_in.actor;
     let tenants = match app.tether.list_tenants(actor).await {
         Ok(tenants) => tenants,
-        Err(error) => return refused(&member.tenant, &error),
+        Err(error) => return refusal(&member.tenant, &error),
     };
     let activity = match app
         .tether
@@ -152,7 +114,7 @@ pub async fn dashboard(app: &AppState, member: &Member) -> Response {
             .map(|e| (e.at.to_date_time(), describe_event(&e.action)))
             .collect(),
         Err(Error::Forbidden) => Vec::new(),
-        Err(error) => return refused(&member.tenant, &error),
+        Err(error) => return refusal(&member.tenant, &error),
     };
     let template = DashboardPage {
         frame: wide(member.frame("/")),
@@ -209,7 +171,7 @@ struct ClientsPage {
 pub async fn clients(State(app): State<AppState>, Staff(member): Staff) -> Response {
     let tenants = match app.tether.list_tenants(&member.signed_in.actor).await {
         Ok(tenants) => tenants,
-        Err(error) => return refused(&member.tenant, &error),
+        Err(error) => return refusal(&member.tenant, &error),
     };
     let clients = tenants
         .iter()
@@ -299,8 +261,8 @@ async fn read_client_fields(mut multipart: Multipart) -> Result<ClientFields, Un
 pub fn field_messages(error: &Error) -> Vec<String> {
     match error {
         Error::Validation(fields) => fields.iter().map(|f| f.message.clone()).collect(),
-        Error::Logo(refusal) => vec![capitalised(&format!("the logo was refused: {refusal}"))],
-        Error::Conflict(conflict) => vec![capitalised(&conflict.to_string())],
+        Error::Logo(refusal) => vec![sentence(&format!("the logo was refused: {refusal}"))],
+        Error::Conflict(conflict) => vec![sentence(&conflict.to_string())],
         _ => Vec::new(),
     }
 }
@@ -379,7 +341,7 @@ pub async fn create_client(
             let template = new_client_form(&app, &member, fields, field_messages(&error));
             member.page(StatusCode::UNPROCESSABLE_ENTITY, &template)
         }
-        Err(error) => refused(&member.tenant, &error),
+        Err(error) => refusal(&member.tenant, &error),
     }
 }
 
@@ -425,7 +387,7 @@ pub async fn edit_client_page(
             let template = edit_client_form(&app, &member, &tenant, Vec::new(), None);
             member.page(StatusCode::OK, &template)
         }
-        Err(error) => refused(&member.tenant, &error),
+        Err(error) => refusal(&member.tenant, &error),
     }
 }
 
@@ -476,10 +438,10 @@ pub async fn update_client(
                         edit_client_form(&app, &member, &tenant, field_messages(&error), None);
                     member.page(StatusCode::UNPROCESSABLE_ENTITY, &template)
                 }
-                Err(error) => refused(&member.tenant, &error),
+                Err(error) => refusal(&member.tenant, &error),
             }
         }
-        Err(error) => refused(&member.tenant, &error),
+        Err(error) => refusal(&member.tenant, &error),
     }
 }
 
@@ -607,7 +569,7 @@ fn client_invite_form(
         msp_staff: false,
         tenant_id: client.id.0,
         roles: role_choices(
-            &[Role::ClientAdmin, Role::ClientUser],
+            &Role::grantable_by(&member.signed_in.actor, TenantKind::Client),
             fields.role_id.parse().ok(),
         ),
         expiries: expiry_choices(fields.expires_hours.parse().ok()),
@@ -631,7 +593,7 @@ pub async fn client_invite_page(
                 client_invite_form(&member, &client, &InviteFields::default(), Vec::new());
             member.page(StatusCode::OK, &template)
         }
-        Err(error) => refused(&member.tenant, &error),
+        Err(error) => refusal(&member.tenant, &error),
     }
 }
 
@@ -652,7 +614,7 @@ pub async fn client_invite(
         .await
     {
         Ok(client) => client,
-        Err(error) => return refused(&member.tenant, &error),
+        Err(error) => return refusal(&member.tenant, &error),
     };
     match app
         .tether
@@ -670,7 +632,7 @@ pub async fn client_invite(
             let template = client_invite_form(&member, &client, &fields, field_messages(&error));
             member.page(StatusCode::UNPROCESSABLE_ENTITY, &template)
         }
-        Err(error) => refused(&member.tenant, &error),
+        Err(error) => refusal(&member.tenant, &error),
     }
 }
 
@@ -709,7 +671,7 @@ pub async fn users(
     let chosen: Option<i64> = filter.tenant.parse().ok();
     let tenants = match app.tether.list_tenants(actor).await {
         Ok(tenants) => tenants,
-        Err(error) => return refused(&member.tenant, &error),
+        Err(error) => return refusal(&member.tenant, &error),
     };
     let names = tenant_names(&tenants);
     let query = UserQuery {
@@ -722,7 +684,7 @@ pub async fn users(
     };
     let users = match app.tether.list_users(actor, query).await {
         Ok(page) => page.items,
-        Err(error) => return refused(&member.tenant, &error),
+        Err(error) => return refusal(&member.tenant, &error),
     };
     let template = UsersPage {
         frame: wide(member.frame("/users")),
@@ -770,7 +732,13 @@ async fn staff_invite_form(
         clients: Some(clients),
         msp_staff: fields.msp_staff.is_some(),
         tenant_id: 0,
-        roles: role_choices(&Role::ALL, fields.role_id.parse().ok()),
+        roles: role_choices(
+            &[TenantKind::Msp, TenantKind::Client]
+                .into_iter()
+                .flat_map(|kind| Role::grantable_by(&member.signed_in.actor, kind))
+                .collect::<Vec<_>>(),
+            fields.role_id.parse().ok(),
+        ),
         expiries: expiry_choices(fields.expires_hours.parse().ok()),
         errors,
     })
@@ -780,7 +748,7 @@ async fn staff_invite_form(
 pub async fn staff_invite_page(State(app): State<AppState>, Staff(member): Staff) -> Response {
     match staff_invite_form(&app, &member, &InviteFields::default(), Vec::new()).await {
         Ok(template) => member.page(StatusCode::OK, &template),
-        Err(error) => refused(&member.tenant, &error),
+        Err(error) => refusal(&member.tenant, &error),
     }
 }
 
@@ -824,10 +792,10 @@ pub async fn staff_invite(
         Err(error @ (Error::Validation(_) | Error::Conflict(_))) => {
             match staff_invite_form(&app, &member, &fields, field_messages(&error)).await {
                 Ok(template) => member.page(StatusCode::UNPROCESSABLE_ENTITY, &template),
-                Err(error) => refused(&member.tenant, &error),
+                Err(error) => refusal(&member.tenant, &error),
             }
         }
-        Err(error) => refused(&member.tenant, &error),
+        Err(error) => refusal(&member.tenant, &error),
     }
 }
 
@@ -846,34 +814,33 @@ struct InvitesPage {
     frame: Frame,
     heading: &'static str,
     invites: Vec<InviteRow>,
+    /// The next page's cursor, when there are older invites than these.
+    older: Option<String>,
     show_tenant: bool,
     can_reissue: bool,
     action_base: &'static str,
 }
 
-/// Pending and expired invites in the actor's scope (optionally one tenant), newest first.
+/// One page of the open (pending or expired) invites in the actor's scope, optionally of one
+/// tenant, newest first, from `cursor` on; and the cursor of the next page, if there is one.
 pub async fn open_invites(
     app: &AppState,
     member: &Member,
     tenant: Option<TenantId>,
-) -> Result<Vec<InviteRow>, Error> {
+    cursor: Option<&str>,
+) -> Result<(Vec<InviteRow>, Option<String>), Error> {
     let actor = &member.signed_in.actor;
     let names = tenant_names(&app.tether.list_tenants(actor).await?);
-    let mut invites = Vec::new();
-    for status in [InviteStatus::Pending, InviteStatus::Expired] {
-        let query = InviteQuery {
-            status: StatusFilter::Only(status),
-            tenant_id: tenant,
-            page: PageRequest {
-                before_id: None,
-                limit: MAX_LIMIT,
-            },
-            ..InviteQuery::default()
-        };
-        invites.extend(app.tether.list_invites(actor, query).await?.items);
-    }
-    invites.sort_by_key(|i| std::cmp::Reverse(i.id.0));
-    Ok(invites
+    let query = InviteQuery {
+        status: StatusFilter::Open,
+        tenant_id: tenant,
+        page: PageRequest::parse(cursor, Some(MAX_LIMIT))
+            .map_err(|e| Error::Validation(vec![e]))?,
+        ..InviteQuery::default()
+    };
+    let page = app.tether.list_invites(actor, query).await?;
+    let rows = page
+        .items
         .into_iter()
         .map(|i| InviteRow {
             id: i.id.0,
@@ -886,24 +853,36 @@ pub async fn open_invites(
             status: i.status.as_str(),
             expires: i.expires_at.to_date_time(),
         })
-        .collect())
+        .collect();
+    Ok((rows, page.next_cursor))
+}
+
+/// A list page's place: `?cursor=` as the API's lists take it.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListPlace {
+    pub cursor: Option<String>,
 }
 
 /// `GET /users/invites`: **Pending Invites** across all tenants, expired ones too.
-pub async fn pending_invites(State(app): State<AppState>, Staff(member): Staff) -> Response {
-    match open_invites(&app, &member, None).await {
-        Ok(invites) => {
+pub async fn pending_invites(
+    State(app): State<AppState>,
+    Staff(member): Staff,
+    Query(place): Query<ListPlace>,
+) -> Response {
+    match open_invites(&app, &member, None, place.cursor.as_deref()).await {
+        Ok((invites, older)) => {
             let template = InvitesPage {
                 frame: wide(member.frame("/users/invites")),
                 heading: "Pending invites",
                 invites,
+                older,
                 show_tenant: true,
                 can_reissue: true,
                 action_base: "/users/invites",
             };
             member.page(StatusCode::OK, &template)
         }
-        Err(error) => refused(&member.tenant, &error),
+        Err(error) => refusal(&member.tenant, &error),
     }
 }
 
@@ -930,7 +909,7 @@ pub async fn revoke(
         .await
     {
         Ok(()) => redirect("/users/invites"),
-        Err(error) => refused(&member.tenant, &error),
+        Err(error) => refusal(&member.tenant, &error),
     }
 }
 
@@ -962,7 +941,7 @@ pub async fn reissue(
                 ("/users/invites", "Back to pending invites"),
             )
         }
-        Err(error) => refused(&member.tenant, &error),
+        Err(error) => refusal(&member.tenant, &error),
     }
 }
 
@@ -994,7 +973,7 @@ pub async fn audit(
     let chosen: Option<i64> = filter.tenant.parse().ok();
     let tenants = match app.tether.list_tenants(actor).await {
         Ok(tenants) => tenants,
-        Err(error) => return refused(&member.tenant, &error),
+        Err(error) => return refusal(&member.tenant, &error),
     };
     let names = tenant_names(&tenants);
     let query = AuditQuery {
@@ -1008,7 +987,7 @@ pub async fn audit(
     };
     let events = match app.tether.list_audit_events(actor, query).await {
         Ok(page) => page.items,
-        Err(error) => return refused(&member.tenant, &error),
+        Err(error) => return refusal(&member.tenant, &error),
     };
     let template = AuditPage {
         frame: wide(member.frame("/audit")),

@@ -10,12 +10,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::csrf::{form_is_trusted, form_token};
-use super::{
-    forbidden_form, internal_error, invite_page_headers, message, render, secure_cookies,
-    too_many_attempts, Frame,
-};
+use super::{forbidden_form, invite_page_headers, render, secure_cookies, Frame};
 use super::{Form, Path};
-use crate::domain::error::{Conflict, Error, Gone};
+use crate::domain::error::{Conflict, Error};
 use crate::domain::invite::{Acceptance, InviteLink};
 use crate::domain::session::SessionKind;
 use crate::domain::tenant::Tenant;
@@ -70,51 +67,9 @@ fn setup_page(
     (invite_page_headers(), render(status, &template)).into_response()
 }
 
-/// The page for a link that cannot be used, saying why and what to do next.
+/// The page for a link that cannot be used, with the headers every invite page carries.
 fn refusal(tenant: &Tenant, error: &Error) -> Response {
-    let response = match error {
-        Error::NotFound(_) => message(
-            StatusCode::NOT_FOUND,
-            tenant,
-            "This invite link is not valid",
-            "Check that you copied the whole link, or ask your administrator to send you a new one.",
-            None,
-        ),
-        Error::Gone(Gone::Expired) => message(
-            StatusCode::GONE,
-            tenant,
-            "This invite link has expired",
-            "Invite links are valid for a limited time. Ask your administrator for a new link.",
-            None,
-        ),
-        Error::Gone(Gone::Used) => message(
-            StatusCode::GONE,
-            tenant,
-            "This invite link has already been used",
-            "The account for this invite has been created. Sign in instead.",
-            Some(("/login", "Sign in")),
-        ),
-        Error::Gone(Gone::Revoked) => message(
-            StatusCode::GONE,
-            tenant,
-            "This invite link was revoked",
-            "An administrator revoked this link. Ask them for a new one.",
-            None,
-        ),
-        Error::Gone(Gone::Superseded { at }) => message(
-            StatusCode::GONE,
-            tenant,
-            "A newer invite was sent",
-            &format!(
-                "A newer invite was sent to this address on {}. Use the link in that one.",
-                at.to_date()
-            ),
-            None,
-        ),
-        Error::RateLimited { retry_after_secs } => too_many_attempts(tenant, *retry_after_secs),
-        other => internal_error(tenant, other),
-    };
-    (invite_page_headers(), response).into_response()
+    (invite_page_headers(), super::refusal(tenant, error)).into_response()
 }
 
 /// `GET /invite/{token}`: the branded setup page (also answers `HEAD`).

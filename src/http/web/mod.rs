@@ -19,7 +19,9 @@ use axum::Router;
 use super::api::tenants::cache_control;
 use super::host::Site;
 use super::AppState;
-use crate::domain::tenant::{Tenant, TenantKind};
+use crate::domain::error::{sentence, Error, Gone};
+use crate::domain::invite::INVITE_LINK;
+use crate::domain::tenant::{LogoRefusal, Tenant, TenantKind};
 use crate::domain::Tether;
 
 /// No inline script or style, nothing from elsewhere, no framing.
@@ -165,8 +167,119 @@ pub fn message(
     )
 }
 
+/// The one page for each outcome of a domain operation that a handler does not answer
+/// itself (a form shows its own field errors again). Exhaustive on purpose: a new outcome
+/// must be given its page here before anything compiles.
+pub fn refusal(tenant: &Tenant, error: &Error) -> Response {
+    let back = Some(("/", "Back to the start"));
+    match error {
+        Error::Validation(fields) => {
+            let messages: Vec<&str> = fields.iter().map(|f| f.message.as_str()).collect();
+            message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                tenant,
+                "That could not be done",
+                &messages.join(" "),
+                back,
+            )
+        }
+        Error::Unauthenticated => {
+            (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, "/login")]).into_response()
+        }
+        Error::InvalidCredentials => message(
+            StatusCode::UNAUTHORIZED,
+            tenant,
+            "Sign-in failed",
+            "The email or password is not correct.",
+            Some(("/login", "Try again")),
+        ),
+        Error::Forbidden => message(
+            StatusCode::FORBIDDEN,
+            tenant,
+            "You don't have access to this",
+            "Your role does not allow this. Ask an administrator if you need it.",
+            back,
+        ),
+        Error::NotFound(INVITE_LINK) => message(
+            StatusCode::NOT_FOUND,
+            tenant,
+            "This invite link is not valid",
+            "Check that you copied the whole link, or ask your administrator to send you a new one.",
+            None,
+        ),
+        Error::NotFound(_) => message(
+            StatusCode::NOT_FOUND,
+            tenant,
+            "Not found",
+            "There is nothing here, or you may not see it.",
+            back,
+        ),
+        Error::Conflict(conflict) => message(
+            StatusCode::CONFLICT,
+            tenant,
+            "That could not be done",
+            &sentence(&conflict.to_string()),
+            back,
+        ),
+        Error::Gone(gone) => link_gone(tenant, gone),
+        Error::Logo(LogoRefusal::TooLarge) => message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            tenant,
+            "The logo is too large",
+            "A logo can be at most 512 KiB.",
+            back,
+        ),
+        Error::Logo(refusal) => message(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            tenant,
+            "The logo was refused",
+            &sentence(&refusal.to_string()),
+            back,
+        ),
+        Error::RateLimited { retry_after_secs } => too_many_attempts(tenant, *retry_after_secs),
+        Error::Database(_) | Error::Internal(_) => internal_error(tenant, error),
+    }
+}
+
+/// An invite link that cannot be used, saying why and what to do next.
+fn link_gone(tenant: &Tenant, gone: &Gone) -> Response {
+    match gone {
+        Gone::Expired => message(
+            StatusCode::GONE,
+            tenant,
+            "This invite link has expired",
+            "Invite links are valid for a limited time. Ask your administrator for a new link.",
+            None,
+        ),
+        Gone::Used => message(
+            StatusCode::GONE,
+            tenant,
+            "This invite link has already been used",
+            "The account for this invite has been created. Sign in instead.",
+            Some(("/login", "Sign in")),
+        ),
+        Gone::Revoked => message(
+            StatusCode::GONE,
+            tenant,
+            "This invite link was revoked",
+            "An administrator revoked this link. Ask them for a new one.",
+            None,
+        ),
+        Gone::Superseded { at } => message(
+            StatusCode::GONE,
+            tenant,
+            "A newer invite was sent",
+            &format!(
+                "A newer invite was sent to this address on {}. Use the link in that one.",
+                at.to_date()
+            ),
+            None,
+        ),
+    }
+}
+
 /// The page for a failure of the machinery, logged with its cause.
-pub fn internal_error(tenant: &Tenant, error: &crate::domain::error::Error) -> Response {
+pub fn internal_error(tenant: &Tenant, error: &Error) -> Response {
     tracing::error!(%error, cause = ?error, "a page request failed");
     message(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -9,15 +9,16 @@ use axum::response::{IntoResponse, Response};
 
 use super::account::Member;
 use super::console::{
-    expiry_choices, field_messages, link_page, open_invites, refused, role_choices, ActionForm,
-    InviteFields, InviteRow,
+    expiry_choices, field_messages, link_page, open_invites, role_choices, ActionForm,
+    InviteFields, InviteRow, ListPlace,
 };
-use super::{Form, Frame, Path};
+use super::{refusal, Form, Frame, Path, Query};
 use crate::domain::actor::Action;
 use crate::domain::error::Error;
 use crate::domain::invite::InviteId;
 use crate::domain::page::{PageRequest, MAX_LIMIT};
 use crate::domain::role::Role;
+use crate::domain::tenant::TenantKind;
 use crate::domain::user::UserQuery;
 use crate::http::AppState;
 
@@ -35,6 +36,8 @@ struct TeamPage {
     users: Vec<MemberRow>,
     is_admin: bool,
     invites: Vec<InviteRow>,
+    /// The next page's cursor, when there are older invites than these.
+    older: Option<String>,
     email: String,
     name: String,
     roles: Vec<(i64, &'static str, bool)>,
@@ -48,6 +51,7 @@ async fn team_page(
     member: &Member,
     fields: &InviteFields,
     errors: Vec<String>,
+    cursor: Option<&str>,
 ) -> Result<TeamPage, Error> {
     let actor = &member.signed_in.actor;
     let query = UserQuery {
@@ -59,10 +63,10 @@ async fn team_page(
     };
     let users = app.tether.list_users(actor, query).await?.items;
     let is_admin = member.may(Action::Invite);
-    let invites = if is_admin {
-        open_invites(app, member, Some(member.tenant.id)).await?
+    let (invites, older) = if is_admin {
+        open_invites(app, member, Some(member.tenant.id), cursor).await?
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
     Ok(TeamPage {
         frame: member.frame("/team"),
@@ -77,10 +81,11 @@ async fn team_page(
             .collect(),
         is_admin,
         invites,
+        older,
         email: fields.email.clone(),
         name: fields.name.clone(),
         roles: role_choices(
-            &[Role::ClientAdmin, Role::ClientUser],
+            &Role::grantable_by(&member.signed_in.actor, TenantKind::Client),
             fields.role_id.parse().ok(),
         ),
         expiries: expiry_choices(fields.expires_hours.parse().ok()),
@@ -90,10 +95,15 @@ async fn team_page(
 }
 
 /// `GET /team`.
-pub async fn team(State(app): State<AppState>, member: Member) -> Response {
-    match team_page(&app, &member, &InviteFields::default(), Vec::new()).await {
+pub async fn team(
+    State(app): State<AppState>,
+    member: Member,
+    Query(place): Query<ListPlace>,
+) -> Response {
+    let cursor = place.cursor.as_deref();
+    match team_page(&app, &member, &InviteFields::default(), Vec::new(), cursor).await {
         Ok(template) => member.page(StatusCode::OK, &template),
-        Err(error) => refused(&member.tenant, &error),
+        Err(error) => refusal(&member.tenant, &error),
     }
 }
 
@@ -122,12 +132,12 @@ pub async fn invite(
             ("/team", "Back to your team"),
         ),
         Err(error @ (Error::Validation(_) | Error::Conflict(_))) => {
-            match team_page(&app, &member, &fields, field_messages(&error)).await {
+            match team_page(&app, &member, &fields, field_messages(&error), None).await {
                 Ok(template) => member.page(StatusCode::UNPROCESSABLE_ENTITY, &template),
-                Err(error) => refused(&member.tenant, &error),
+                Err(error) => refusal(&member.tenant, &error),
             }
         }
-        Err(error) => refused(&member.tenant, &error),
+        Err(error) => refusal(&member.tenant, &error),
     }
 }
 
@@ -148,6 +158,6 @@ pub async fn revoke(
         .await
     {
         Ok(()) => (StatusCode::SEE_OTHER, [(LOCATION, "/team")]).into_response(),
-        Err(error) => refused(&member.tenant, &error),
+        Err(error) => refusal(&member.tenant, &error),
     }
 }
