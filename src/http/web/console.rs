@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use serde::Deserialize;
 
-use super::account::Member;
+use super::member::Member;
 use super::{invite_page_headers, message, refusal, Frame};
 use super::{Form, Path, Query};
 use crate::domain::actor::Action;

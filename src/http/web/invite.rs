@@ -18,7 +18,7 @@ use crate::domain::session::SessionKind;
 use crate::domain::tenant::Tenant;
 use crate::http::host::{unknown_host, Site, SiteId};
 use crate::http::request::ClientIp;
-use crate::http::web::account::session_cookie;
+use crate::http::web::member::session_cookie;
 use crate::http::AppState;
 
 #[derive(Template)]

@@ -7,6 +7,7 @@ pub mod account;
 pub mod console;
 pub mod csrf;
 pub mod invite;
+pub mod member;
 pub mod team;
 
 use askama::Template;

@@ -7,11 +7,11 @@ use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::account::Member;
 use super::console::{
     expiry_choices, field_messages, link_page, open_invites, role_choices, ActionForm,
     InviteFields, InviteRow, ListPlace,
 };
+use super::member::Member;
 use super::{refusal, Form, Frame, Path, Query};
 use crate::domain::actor::Action;
 use crate::domain::error::Error;
