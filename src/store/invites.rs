@@ -19,11 +19,21 @@ use crate::domain::tenant::{Tenant, TenantId};
 use crate::domain::token::TokenDigest;
 use crate::domain::user::UserId;
 
-const SELECT_INVITE: &str =
-    "SELECT i.id, i.email, i.name, i.role_id, i.tenant_id, i.created_at, i.expires_at, \
-       i.created_by, c.email AS created_by_email, i.accepted_at, i.accepted_user_id, \
-       i.revoked_at, i.revoked_by, i.revoke_reason \
-     FROM invites i LEFT JOIN users c ON c.id = i.created_by";
+/// The columns of an `InviteRow`, once for every query that reads one (a macro, so that
+/// `concat!` can build each query's text at compile time).
+macro_rules! invite_columns {
+    () => {
+        "i.id, i.email, i.name, i.role_id, i.tenant_id, i.created_at, i.expires_at, \
+         i.created_by, c.email AS created_by_email, i.accepted_at, i.accepted_user_id, \
+         i.revoked_at, i.revoked_by, i.revoke_reason"
+    };
+}
+
+const SELECT_INVITE: &str = concat!(
+    "SELECT ",
+    invite_columns!(),
+    " FROM invites i LEFT JOIN users c ON c.id = i.created_by"
+);
 
 #[derive(FromRow)]
 struct InviteRow {
@@ -44,6 +54,27 @@ struct InviteRow {
 }
 
 impl InviteRow {
+    /// The row as rusqlite reads it (`direct.rs`), by the names `invite_columns!` gives: the
+    /// two drivers share no row trait, so this mirrors sqlx's `FromRow` above.
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            email: row.get("email")?,
+            name: row.get("name")?,
+            role_id: row.get("role_id")?,
+            tenant_id: row.get("tenant_id")?,
+            created_at: row.get("created_at")?,
+            expires_at: row.get("expires_at")?,
+            created_by: row.get("created_by")?,
+            created_by_email: row.get("created_by_email")?,
+            accepted_at: row.get("accepted_at")?,
+            accepted_user_id: row.get("accepted_user_id")?,
+            revoked_at: row.get("revoked_at")?,
+            revoked_by: row.get("revoked_by")?,
+            revoke_reason: row.get("revoke_reason")?,
+        })
+    }
+
     fn into_invite(self, now: Timestamp) -> Invite {
         let revoke_reason = self.revoke_reason.as_deref().map(RevokeReason::from_stored);
         let accepted_at = self.accepted_at.map(Timestamp::from_millis);
@@ -107,17 +138,17 @@ pub async fn by_id(conn: &mut Conn, id: InviteId, now: Timestamp) -> Result<Opti
     Ok(row.map(|row| row.into_invite(now)))
 }
 
-const SELECT_LINK: &str =
-    "SELECT i.id, i.email, i.name, i.role_id, i.tenant_id, i.created_at, i.expires_at, \
-       i.created_by, c.email AS created_by_email, i.accepted_at, i.accepted_user_id, \
-       i.revoked_at, i.revoked_by, i.revoke_reason, \
-       t.kind AS tenant_kind, t.name AS tenant_name, t.slug AS tenant_slug, \
+const SELECT_LINK: &str = concat!(
+    "SELECT ",
+    invite_columns!(),
+    ", t.kind AS tenant_kind, t.name AS tenant_name, t.slug AS tenant_slug, \
        t.accent_colour AS tenant_accent_colour, t.created_at AS tenant_created_at, \
        l.etag AS tenant_logo_etag \
      FROM invites i JOIN tenants t ON t.id = i.tenant_id \
        LEFT JOIN users c ON c.id = i.created_by \
        LEFT JOIN tenant_logos l ON l.tenant_id = i.tenant_id \
-     WHERE i.token_digest = $1";
+     WHERE i.token_digest = $1"
+);
 
 /// The invite a link's token names, with its tenant, in one query: the setup page, which
 /// shows both, is the page recipients load most. On SQLite it is read in place (`direct`).
@@ -157,22 +188,7 @@ pub async fn link_by_digest(
 impl LinkRow {
     fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
-            invite: InviteRow {
-                id: row.get("id")?,
-                email: row.get("email")?,
-                name: row.get("name")?,
-                role_id: row.get("role_id")?,
-                tenant_id: row.get("tenant_id")?,
-                created_at: row.get("created_at")?,
-                expires_at: row.get("expires_at")?,
-                created_by: row.get("created_by")?,
-                created_by_email: row.get("created_by_email")?,
-                accepted_at: row.get("accepted_at")?,
-                accepted_user_id: row.get("accepted_user_id")?,
-                revoked_at: row.get("revoked_at")?,
-                revoked_by: row.get("revoked_by")?,
-                revoke_reason: row.get("revoke_reason")?,
-            },
+            invite: InviteRow::from_sqlite(row)?,
             tenant_kind: row.get("tenant_kind")?,
             tenant_name: row.get("tenant_name")?,
             tenant_slug: row.get("tenant_slug")?,

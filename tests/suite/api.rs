@@ -9,14 +9,21 @@ use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
 use tether::domain::role::Role;
 
-use crate::common::{TestApp, GOOD_PASSWORD};
+use crate::common::{Api, Reply, TestApp, GOOD_PASSWORD};
 
 crate::on_both_engines!(
     a_new_user_signs_in_invites_and_the_recipient_accepts,
     invite_objects_carry_exactly_the_fields_of_api_md,
-    invite_refusals_follow_the_contract,
+    an_msp_technician_may_not_invite,
+    inviting_a_users_email_is_user_exists,
+    a_pending_invite_of_another_tenant_is_invite_pending,
+    every_invalid_invite_field_is_reported_at_once,
+    a_role_that_does_not_fit_the_tenant_is_a_role_id_error,
+    a_missing_or_mistyped_field_is_an_error_on_that_field,
     invites_are_listed_with_filters_and_a_cursor,
-    revoke_and_reissue_follow_the_contract,
+    an_accepted_invite_cannot_be_revoked_and_an_unknown_one_is_not_found,
+    a_reissue_has_a_fresh_token_and_supersedes_the_old_invite,
+    reissuing_an_accepted_invite_or_for_a_bad_period_is_refused,
     invite_links_say_why_they_cannot_be_used,
     opening_a_link_by_get_or_head_changes_nothing,
     sign_in_answers_the_same_for_unknown_and_known_emails,
@@ -259,64 +266,86 @@ async fn invite_objects_carry_exactly_the_fields_of_api_md(app: TestApp) {
     );
 }
 
-async fn invite_refusals_follow_the_contract(app: TestApp) {
+/// `POST /api/invites` with `body` as `token`, checking that a refusal created nothing.
+async fn refused_invite(app: &TestApp, api: &Api, token: &str, body: Value) -> Reply {
+    let before = app.count("SELECT COUNT(*) FROM invites").await;
+    let reply = api.post("/api/invites", token, body).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM invites").await,
+        before,
+        "a refused invite creates nothing"
+    );
+    reply
+}
+
+async fn an_msp_technician_may_not_invite(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
-    let globex = app.client("Globex", "globex").await;
-    let admin = admin_token(&app).await;
     let tech = app
         .token_for("tech@atechsolutions.org", &app.msp, Role::MspTechnician)
         .await;
-    let globex_admin = app
-        .token_for("boss@globex.com", &globex, Role::ClientAdmin)
-        .await;
-    app.user("alice@acme.com", &acme, Role::ClientUser).await;
     let api = app.api().await;
-
-    let by_tech = api
-        .post(
-            "/api/invites",
-            &tech,
-            json!({"email": "x@acme.com", "role_id": 4, "tenant_id": acme.id.0}),
-        )
-        .await;
+    let by_tech = refused_invite(
+        &app,
+        &api,
+        &tech,
+        json!({"email": "x@acme.com", "role_id": 4, "tenant_id": acme.id.0}),
+    )
+    .await;
     assert_eq!(
         (by_tech.status, by_tech.problem_code()),
         (StatusCode::FORBIDDEN, "forbidden")
     );
+}
 
-    let exists = api
-        .post(
-            "/api/invites",
-            &admin,
-            json!({"email": "ALICE@acme.com", "role_id": 4, "tenant_id": acme.id.0}),
-        )
-        .await;
+async fn inviting_a_users_email_is_user_exists(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let admin = admin_token(&app).await;
+    app.user("alice@acme.com", &acme, Role::ClientUser).await;
+    let api = app.api().await;
+    let exists = refused_invite(
+        &app,
+        &api,
+        &admin,
+        json!({"email": "ALICE@acme.com", "role_id": 4, "tenant_id": acme.id.0}),
+    )
+    .await;
     assert_eq!(
         (exists.status, exists.problem_code()),
         (StatusCode::CONFLICT, "user_exists")
     );
+}
 
-    api.post(
-        "/api/invites",
-        &admin,
-        json!({"email": "bob@acme.com", "role_id": 4, "tenant_id": acme.id.0}),
+async fn a_pending_invite_of_another_tenant_is_invite_pending(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let globex = app.client("Globex", "globex").await;
+    let globex_admin = app
+        .token_for("boss@globex.com", &globex, Role::ClientAdmin)
+        .await;
+    app.invite("bob@acme.com", &acme, Role::ClientUser).await;
+    let api = app.api().await;
+    let pending = refused_invite(
+        &app,
+        &api,
+        &globex_admin,
+        json!({"email": "bob@acme.com", "role_id": 4, "tenant_id": globex.id.0}),
     )
     .await;
-    let pending = api
-        .post(
-            "/api/invites",
-            &globex_admin,
-            json!({"email": "bob@acme.com", "role_id": 4, "tenant_id": globex.id.0}),
-        )
-        .await;
     assert_eq!(
         (pending.status, pending.problem_code()),
         (StatusCode::CONFLICT, "invite_pending")
     );
+}
 
-    let invalid = api
-        .post("/api/invites", &admin, json!({"email": "nope", "name": "", "role_id": 3, "tenant_id": 999, "expires_hours": 1}))
-        .await;
+async fn every_invalid_invite_field_is_reported_at_once(app: TestApp) {
+    let admin = admin_token(&app).await;
+    let api = app.api().await;
+    let invalid = refused_invite(
+        &app,
+        &api,
+        &admin,
+        json!({"email": "nope", "name": "", "role_id": 3, "tenant_id": 999, "expires_hours": 1}),
+    )
+    .await;
     assert_eq!(
         (invalid.status, invalid.problem_code()),
         (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
@@ -334,40 +363,45 @@ async fn invite_refusals_follow_the_contract(app: TestApp) {
             .into()
     );
     assert_eq!(invalid.body["detail"], "3 fields are invalid");
+}
 
-    let mismatch = api
-        .post(
-            "/api/invites",
-            &admin,
-            json!({"email": "c@acme.com", "role_id": 1, "tenant_id": acme.id.0}),
-        )
-        .await;
+async fn a_role_that_does_not_fit_the_tenant_is_a_role_id_error(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let admin = admin_token(&app).await;
+    let api = app.api().await;
+    let mismatch = refused_invite(
+        &app,
+        &api,
+        &admin,
+        json!({"email": "c@acme.com", "role_id": 1, "tenant_id": acme.id.0}),
+    )
+    .await;
     assert_eq!(mismatch.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(mismatch.body["errors"][0]["field"], "role_id");
+}
 
-    let missing = api
-        .post(
-            "/api/invites",
-            &admin,
-            json!({"role_id": 4, "tenant_id": acme.id.0}),
-        )
-        .await;
+async fn a_missing_or_mistyped_field_is_an_error_on_that_field(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let admin = admin_token(&app).await;
+    let api = app.api().await;
+    let missing = refused_invite(
+        &app,
+        &api,
+        &admin,
+        json!({"role_id": 4, "tenant_id": acme.id.0}),
+    )
+    .await;
     assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(missing.body["errors"][0]["field"], "email");
-    let wrong_type = api
-        .post(
-            "/api/invites",
-            &admin,
-            json!({"email": "d@acme.com", "role_id": "4", "tenant_id": acme.id.0}),
-        )
-        .await;
+    let wrong_type = refused_invite(
+        &app,
+        &api,
+        &admin,
+        json!({"email": "d@acme.com", "role_id": "4", "tenant_id": acme.id.0}),
+    )
+    .await;
     assert_eq!(wrong_type.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(wrong_type.body["errors"][0]["field"], "role_id");
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM invites").await,
-        5,
-        "only the accepted users' and bob's invites exist"
-    );
 }
 
 async fn invites_are_listed_with_filters_and_a_cursor(app: TestApp) {
@@ -427,11 +461,10 @@ async fn invites_are_listed_with_filters_and_a_cursor(app: TestApp) {
     }
 }
 
-async fn revoke_and_reissue_follow_the_contract(app: TestApp) {
+async fn an_accepted_invite_cannot_be_revoked_and_an_unknown_one_is_not_found(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;
     let admin = admin_token(&app).await;
     let api = app.api().await;
-    let pending = app.invite("a@acme.com", &acme, Role::ClientUser).await;
     let used = app.invite("b@acme.com", &acme, Role::ClientUser).await;
     app.accept(used.token.expose(), "B").await.unwrap();
 
@@ -447,6 +480,13 @@ async fn revoke_and_reissue_follow_the_contract(app: TestApp) {
         (missing.status, missing.problem_code()),
         (StatusCode::NOT_FOUND, "not_found")
     );
+}
+
+async fn a_reissue_has_a_fresh_token_and_supersedes_the_old_invite(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let admin = admin_token(&app).await;
+    let api = app.api().await;
+    let pending = app.invite("a@acme.com", &acme, Role::ClientUser).await;
 
     let reissued = api
         .post(
@@ -486,6 +526,16 @@ async fn revoke_and_reissue_follow_the_contract(app: TestApp) {
         "{:?}",
         without_body.body
     );
+}
+
+async fn reissuing_an_accepted_invite_or_for_a_bad_period_is_refused(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let admin = admin_token(&app).await;
+    let api = app.api().await;
+    let pending = app.invite("a@acme.com", &acme, Role::ClientUser).await;
+    let used = app.invite("b@acme.com", &acme, Role::ClientUser).await;
+    app.accept(used.token.expose(), "B").await.unwrap();
+
     let of_used = api
         .post(
             &format!("/api/invites/{}/reissue", used.invite.id.0),
@@ -499,12 +549,21 @@ async fn revoke_and_reissue_follow_the_contract(app: TestApp) {
     );
     let bad_expiry = api
         .post(
-            &format!("/api/invites/{}/reissue", without_body.body["id"]),
+            &format!("/api/invites/{}/reissue", pending.invite.id.0),
             &admin,
             json!({"expires_hours": 5}),
         )
         .await;
     assert_eq!(bad_expiry.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let still = app
+        .tether
+        .invite(&app.operator, pending.invite.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        still.revoke_reason, None,
+        "a refused re-issue changes nothing"
+    );
 }
 
 async fn invite_links_say_why_they_cannot_be_used(app: TestApp) {

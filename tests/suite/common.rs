@@ -1,10 +1,11 @@
 //! `TestApp`: Tether on a fresh database — a new SQLite file, or a new PostgreSQL database
 //! when `TETHER_TEST_DATABASE_URL` is set — with a clock the test moves.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use sqlx::migrate::MigrateDatabase;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+
 use tether::domain::actor::Actor;
 use tether::domain::clock::{ManualClock, Timestamp};
 use tether::domain::error::Error;
@@ -34,8 +35,6 @@ pub struct TestApp {
     pub dir: Option<tempfile::TempDir>,
 }
 
-static DATABASES: AtomicUsize = AtomicUsize::new(0);
-
 impl TestApp {
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -46,20 +45,7 @@ impl TestApp {
 
     /// `None` when no PostgreSQL server is configured for tests.
     pub async fn postgres() -> Option<Self> {
-        let server = std::env::var("TETHER_TEST_DATABASE_URL").ok()?;
-        let n = DATABASES.fetch_add(1, Ordering::SeqCst);
-        let (base, _) = server
-            .rsplit_once('/')
-            .expect("a database URL with a database name");
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!("tether_test_{}_{}_{}", std::process::id(), n, nanos);
-        let url = format!("{base}/{name}");
-        sqlx::any::install_default_drivers();
-        sqlx::Any::create_database(&url)
-            .await
-            .expect("a fresh PostgreSQL database");
+        let url = crate::support::create_postgres_database("suite").await?;
         Some(Self::start(&url, None).await)
     }
 
@@ -186,7 +172,6 @@ macro_rules! on_both_engines {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let Some(app) = $crate::common::TestApp::postgres().await else {
-                        eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
                         return;
                     };
                     super::$name(app).await;
@@ -341,5 +326,136 @@ impl Api {
 
     pub async fn delete(&self, path: &str, token: &str) -> Reply {
         self.call("DELETE", path, Some(token), None).await
+    }
+}
+
+// The pages through the real router, as a browser drives them: hosts, forms, cookies.
+
+/// A client's host, as the pages see it.
+pub const ACME: &str = "acme.atechsolutions.org";
+
+pub fn text(reply: &Reply) -> String {
+    String::from_utf8_lossy(&reply.bytes).into_owned()
+}
+
+pub async fn page(api: &Api, host: &str, path: &str, cookie: Option<&str>) -> Reply {
+    let mut request = Request::get(path).header("host", host);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    api.send(request.body(Body::empty()).unwrap()).await
+}
+
+/// A form as a browser submits it from the page: same origin, cookies included.
+pub async fn submit(
+    api: &Api,
+    host: &str,
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> Reply {
+    let body: String = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut request = Request::post(path)
+        .header("host", host)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", cookie);
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    api.send(request.body(Body::from(body)).unwrap()).await
+}
+
+pub fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The CSRF cookie a page set and the token its form carries.
+pub fn form_credentials(reply: &Reply) -> (String, String) {
+    let cookie = reply
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("tether_csrf="))
+        .and_then(|c| c.split(';').next())
+        .expect("the page sets a CSRF cookie")
+        .to_owned();
+    let html = text(reply);
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("the form has a CSRF token") + marker.len();
+    let token = html[start..].split('"').next().unwrap().to_owned();
+    (cookie, token)
+}
+
+pub fn session_cookie(reply: &Reply) -> Option<String> {
+    reply
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("tether_session="))
+        .map(str::to_owned)
+}
+
+pub const SAME_ORIGIN: &[(&str, &str)] = &[("sec-fetch-site", "same-origin"), ("origin", "null")];
+
+pub const MSP: &str = "atechsolutions.org";
+
+/// A signed-in browser: its cookies and the form token of its pages.
+pub struct Browser {
+    pub cookies: String,
+    pub token: String,
+}
+
+pub async fn sign_in(app: &TestApp, api: &Api, host: &str, email: &str) -> Browser {
+    let login = page(api, host, "/login", None).await;
+    let (csrf, token) = form_credentials(&login);
+    let _ = app;
+    let done = submit(
+        api,
+        host,
+        "/login",
+        &csrf,
+        &[
+            ("csrf_token", &token),
+            ("email", email),
+            ("password", GOOD_PASSWORD),
+        ],
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(
+        done.status,
+        StatusCode::SEE_OTHER,
+        "{email} signs in on {host}: {}",
+        text(&done)
+    );
+    let session = session_cookie(&done).unwrap();
+    Browser {
+        cookies: format!("{csrf}; {}", session.split(';').next().unwrap()),
+        token,
+    }
+}
+
+impl Browser {
+    pub async fn get(&self, api: &Api, host: &str, path: &str) -> Reply {
+        page(api, host, path, Some(&self.cookies)).await
+    }
+
+    pub async fn post(&self, api: &Api, host: &str, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let mut all = vec![("csrf_token", self.token.as_str())];
+        all.extend_from_slice(fields);
+        submit(api, host, path, &self.cookies, &all, SAME_ORIGIN).await
     }
 }

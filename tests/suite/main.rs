@@ -3,6 +3,8 @@
 //! PostgreSQL.
 
 mod common;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod invites;
 mod permissions;

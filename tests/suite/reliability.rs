@@ -181,7 +181,6 @@ mod postgres_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_invite_accepted_while_being_superseded_leaves_no_invite_for_the_new_user() {
         let Some(app) = TestApp::postgres().await else {
-            eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
             return;
         };
         let acme = app.client("Acme Corp", "acme").await;

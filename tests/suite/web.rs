@@ -7,7 +7,10 @@ use tether::domain::invite::InviteStatus;
 use tether::domain::role::Role;
 use tether::domain::tenant::NewTenant;
 
-use crate::common::{Api, Reply, TestApp, GOOD_PASSWORD};
+use crate::common::{
+    form_credentials, page, session_cookie, submit, text, Reply, TestApp, ACME, GOOD_PASSWORD,
+    SAME_ORIGIN,
+};
 
 crate::on_both_engines!(
     the_invite_page_is_branded_and_sent_with_safe_headers,
@@ -23,84 +26,6 @@ crate::on_both_engines!(
     forwarded_host_headers_are_ignored_without_trust_proxy,
     a_form_from_one_process_is_accepted_by_another,
 );
-
-pub const ACME: &str = "acme.atechsolutions.org";
-
-pub fn text(reply: &Reply) -> String {
-    String::from_utf8_lossy(&reply.bytes).into_owned()
-}
-
-pub async fn page(api: &Api, host: &str, path: &str, cookie: Option<&str>) -> Reply {
-    let mut request = Request::get(path).header("host", host);
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
-    }
-    api.send(request.body(Body::empty()).unwrap()).await
-}
-
-/// A form as a browser submits it from the page: same origin, cookies included.
-pub async fn submit(
-    api: &Api,
-    host: &str,
-    path: &str,
-    cookie: &str,
-    fields: &[(&str, &str)],
-    extra: &[(&str, &str)],
-) -> Reply {
-    let body: String = fields
-        .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let mut request = Request::post(path)
-        .header("host", host)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", cookie);
-    for (name, value) in extra {
-        request = request.header(*name, *value);
-    }
-    api.send(request.body(Body::from(body)).unwrap()).await
-}
-
-pub fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// The CSRF cookie a page set and the token its form carries.
-pub fn form_credentials(reply: &Reply) -> (String, String) {
-    let cookie = reply
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("tether_csrf="))
-        .and_then(|c| c.split(';').next())
-        .expect("the page sets a CSRF cookie")
-        .to_owned();
-    let html = text(reply);
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = html.find(marker).expect("the form has a CSRF token") + marker.len();
-    let token = html[start..].split('"').next().unwrap().to_owned();
-    (cookie, token)
-}
-
-pub fn session_cookie(reply: &Reply) -> Option<String> {
-    reply
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("tether_session="))
-        .map(str::to_owned)
-}
-
-pub const SAME_ORIGIN: &[(&str, &str)] = &[("sec-fetch-site", "same-origin"), ("origin", "null")];
 
 async fn the_invite_page_is_branded_and_sent_with_safe_headers(app: TestApp) {
     let acme = app.client("Acme Corp", "acme").await;

@@ -5,8 +5,9 @@ use axum::http::{Request, StatusCode};
 use tether::domain::invite::InviteStatus;
 use tether::domain::role::Role;
 
-use crate::common::{Api, Reply, TestApp, GOOD_PASSWORD};
-use crate::web::{form_credentials, page, session_cookie, submit, text, ACME, SAME_ORIGIN};
+use crate::common::{
+    page, sign_in, submit, text, Api, Browser, Reply, TestApp, ACME, MSP, SAME_ORIGIN,
+};
 
 crate::on_both_engines!(
     an_msp_admin_creates_a_client_with_a_logo_and_invites_its_admin,
@@ -22,56 +23,6 @@ crate::on_both_engines!(
     a_refused_logo_leaves_the_client_as_it_was,
     unreadable_addresses_and_oversized_forms_get_pages,
 );
-
-const MSP: &str = "atechsolutions.org";
-
-/// A signed-in browser: its cookies and the form token of its pages.
-struct Browser {
-    cookies: String,
-    token: String,
-}
-
-async fn sign_in(app: &TestApp, api: &Api, host: &str, email: &str) -> Browser {
-    let login = page(api, host, "/login", None).await;
-    let (csrf, token) = form_credentials(&login);
-    let _ = app;
-    let done = submit(
-        api,
-        host,
-        "/login",
-        &csrf,
-        &[
-            ("csrf_token", &token),
-            ("email", email),
-            ("password", GOOD_PASSWORD),
-        ],
-        SAME_ORIGIN,
-    )
-    .await;
-    assert_eq!(
-        done.status,
-        StatusCode::SEE_OTHER,
-        "{email} signs in on {host}: {}",
-        text(&done)
-    );
-    let session = session_cookie(&done).unwrap();
-    Browser {
-        cookies: format!("{csrf}; {}", session.split(';').next().unwrap()),
-        token,
-    }
-}
-
-impl Browser {
-    async fn get(&self, api: &Api, host: &str, path: &str) -> Reply {
-        page(api, host, path, Some(&self.cookies)).await
-    }
-
-    async fn post(&self, api: &Api, host: &str, path: &str, fields: &[(&str, &str)]) -> Reply {
-        let mut all = vec![("csrf_token", self.token.as_str())];
-        all.extend_from_slice(fields);
-        submit(api, host, path, &self.cookies, &all, SAME_ORIGIN).await
-    }
-}
 
 fn link_in(reply: &Reply) -> String {
     let html = text(reply);

@@ -1,11 +1,23 @@
-//! What the tests that run the real binary (`cli.rs`, `ops.rs`) share: a database on each
-//! engine to run it against.
+//! What the tests share: a fresh database on each engine — for the tests that run the real
+//! binary (`cli.rs`, `ops.rs`) and for the suite's `TestApp`.
 
 #![allow(dead_code)] // each test crate uses its own part of this
 
 /// A new, empty PostgreSQL database named after `crate_name`, or `None` (said on stderr)
-/// when `TETHER_TEST_DATABASE_URL` names no server.
+/// when `TETHER_TEST_DATABASE_URL` names no server. For tests that are not async.
 pub fn fresh_postgres_url(crate_name: &str) -> Option<String> {
+    tokio::runtime::Runtime::new()
+        .ok()?
+        .block_on(create_postgres_database(crate_name))
+}
+
+/// As `fresh_postgres_url`, inside a test's own runtime: the suite's `TestApp` and the
+/// binary's tests share this one way of making a database.
+pub async fn create_postgres_database(crate_name: &str) -> Option<String> {
+    use sqlx::migrate::MigrateDatabase;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static CREATED: AtomicUsize = AtomicUsize::new(0);
+
     let Some(server) = std::env::var("TETHER_TEST_DATABASE_URL").ok() else {
         eprintln!("TETHER_TEST_DATABASE_URL is not set: PostgreSQL not tested");
         return None;
@@ -14,17 +26,15 @@ pub fn fresh_postgres_url(crate_name: &str) -> Option<String> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
+    let n = CREATED.fetch_add(1, Ordering::SeqCst);
     let url = format!(
-        "{base}/tether_test_{crate_name}_{}_{nanos}",
+        "{base}/tether_test_{crate_name}_{}_{n}_{nanos}",
         std::process::id()
     );
-    tokio::runtime::Runtime::new().ok()?.block_on(async {
-        use sqlx::migrate::MigrateDatabase;
-        sqlx::any::install_default_drivers();
-        sqlx::Any::create_database(&url)
-            .await
-            .expect("a fresh database");
-    });
+    sqlx::any::install_default_drivers();
+    sqlx::Any::create_database(&url)
+        .await
+        .expect("a fresh database");
     Some(url)
 }
 
