@@ -49,7 +49,17 @@ impl From<Error> for CliError {
                 tracing::error!(error = %e, "database error");
                 Self(String::from("the database failed: see the log for details"))
             }
-            other => Self(other.to_string()),
+            // Each outcome's own sentence; listed, not caught, so that a new outcome is
+            // given its wording here too.
+            error @ (Error::Unauthenticated
+            | Error::InvalidCredentials
+            | Error::Forbidden
+            | Error::NotFound(_)
+            | Error::Conflict(_)
+            | Error::Gone(_)
+            | Error::Logo(_)
+            | Error::RateLimited { .. }
+            | Error::Internal(_)) => Self(error.to_string()),
         }
     }
 }

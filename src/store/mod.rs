@@ -8,6 +8,10 @@
 //! identically. Engine differences live in the two migration folders, in `Db::connect` and
 //! `Db::begin` below, and in `direct.rs` (the invite link's lookup read in place on
 //! SQLite, with the same SQL text), and nowhere else.
+//!
+//! The store answers in its own error (`error.rs`): a unique constraint the rules give a
+//! meaning to is named there once, so the domain maps store errors in one place and no
+//! layer above the store sees a driver's error.
 
 pub mod audit;
 pub mod direct;
