@@ -193,6 +193,26 @@ try {
   const bobLink = await alice.getByLabel("Invite link").inputValue();
   assert.match(bobLink, new RegExp(`^${acme}/invite/`));
 
+  step("on her account page Alice changes her password, and her other browser is signed out");
+  const elsewhere = await newPage(browser);
+  await elsewhere.goto(`${acme}/login`);
+  await elsewhere.getByLabel("Email").fill("alice@acme.com");
+  await elsewhere.getByLabel("Password").fill("violet anchor meadow 42");
+  await elsewhere.getByRole("button", { name: "Sign in" }).click();
+  await elsewhere.waitForURL(`${acme}/`);
+  await alice.getByRole("link", { name: "Account", exact: true }).click();
+  await alice.getByRole("heading", { name: "Where you are signed in" }).waitFor();
+  assert.equal(await alice.locator("ul.sessions > li").count(), 2);
+  await checkAccessibility(alice, "account page");
+  await shoot(alice, "account");
+  await alice.getByLabel("Current password").fill("violet anchor meadow 42");
+  await alice.getByLabel("New password").fill("copper lantern thistle 7");
+  await alice.getByRole("button", { name: "Change password" }).click();
+  await alice.getByText("signed out everywhere else").waitFor();
+  assert.equal(await alice.locator("ul.sessions > li").count(), 1);
+  await elsewhere.goto(`${acme}/account`);
+  await elsewhere.waitForURL(`${acme}/login`);
+
   step("the MSP admin revokes Bob's pending invite, and its link then says so");
   await admin.getByRole("link", { name: "Pending invites", exact: true }).click();
   await admin.getByRole("row", { name: /bob@acme\.com/ }).waitFor();

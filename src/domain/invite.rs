@@ -15,7 +15,7 @@ use super::name::Name;
 use super::page::{Page, PageRequest};
 use super::password::Password;
 use super::role::Role;
-use super::session::{start_session, NewSession, SessionKind};
+use super::session::{start_session, Client, NewSession, SessionKind};
 use super::setup::end_first_admin_links;
 use super::tenant::{Tenant, TenantId};
 use super::token::Token;
@@ -603,6 +603,21 @@ impl Tether {
         kind: SessionKind,
         ip: Option<&str>,
     ) -> Result<Accepted> {
+        self.accept_invite_from(token, input, host_tenant, kind, &Client::at(ip))
+            .await
+    }
+
+    /// As `accept_invite`, remembering the client's address and user agent with the new
+    /// session.
+    pub async fn accept_invite_from(
+        &self,
+        token: &str,
+        input: Acceptance,
+        host_tenant: Option<TenantId>,
+        kind: SessionKind,
+        client: &Client,
+    ) -> Result<Accepted> {
+        let ip = client.ip.as_deref();
         let link = match self.open_invite_link(token, host_tenant).await {
             Ok(link) => link,
             Err(error) => {
@@ -674,7 +689,7 @@ impl Tether {
         if invite.role == Role::MspAdmin {
             end_first_admin_links(&mut tx, invite.tenant_id, now).await?;
         }
-        let session = start_session(&mut tx, user_id, kind, now).await?;
+        let session = start_session(&mut tx, user_id, kind, client, now).await?;
         let accepted = NewAuditEvent {
             actor_id: Some(user_id),
             tenant_id: Some(invite.tenant_id),

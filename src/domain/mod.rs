@@ -3,6 +3,7 @@
 //! of the spec, writes in one transaction and records its audit event. The API, the web
 //! pages and the command line all call these methods and nothing else.
 
+pub mod account;
 pub mod actor;
 pub mod audit;
 pub mod clock;

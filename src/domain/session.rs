@@ -48,6 +48,52 @@ impl SessionKind {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionId(pub i64);
+
+/// Where a request comes from, as a session remembers it for its owner's account page.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// How much of a user agent a session keeps: enough to tell browsers apart.
+const USER_AGENT_CHARS: usize = 200;
+
+impl Client {
+    pub fn new(ip: Option<String>, user_agent: Option<&str>) -> Self {
+        let user_agent = user_agent
+            .map(|agent| {
+                agent
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(USER_AGENT_CHARS)
+                    .collect::<String>()
+            })
+            .filter(|agent| !agent.is_empty());
+        Self { ip, user_agent }
+    }
+
+    /// Known only by address.
+    pub fn at(ip: Option<&str>) -> Self {
+        Self::new(ip.map(str::to_owned), None)
+    }
+}
+
+/// One of a user's live sessions, as their account page lists it.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    pub kind: SessionKind,
+    pub created_at: Timestamp,
+    /// Refreshed at most once a minute, not on every request.
+    pub last_used_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
 /// A session just started: the token is shown once, to the one who signed in.
 #[derive(Debug)]
 pub struct NewSession {
@@ -60,6 +106,8 @@ pub struct NewSession {
 pub struct Authenticated {
     pub user: User,
     pub actor: Actor,
+    /// The session the token belongs to.
+    pub session: SessionId,
 }
 
 impl User {
@@ -86,6 +134,20 @@ impl Tether {
         kind: SessionKind,
         ip: Option<&str>,
     ) -> Result<(User, NewSession)> {
+        self.sign_in_from(email, password, tenant, kind, &Client::at(ip))
+            .await
+    }
+
+    /// As `sign_in`, remembering the client's address and user agent with the session.
+    pub async fn sign_in_from(
+        &self,
+        email: &str,
+        password: &str,
+        tenant: Option<TenantId>,
+        kind: SessionKind,
+        client: &Client,
+    ) -> Result<(User, NewSession)> {
+        let ip = client.ip.as_deref();
         let password = Password::presented(password);
         let email = Email::parse(email).ok();
         let found = match &email {
@@ -129,7 +191,7 @@ impl Tether {
         if !store::users::lock_if_active(&mut tx, user.id).await? {
             return Err(Error::InvalidCredentials);
         }
-        let session = start_session(&mut tx, user.id, kind, now).await?;
+        let session = start_session(&mut tx, user.id, kind, client, now).await?;
         let event = NewAuditEvent::anonymous(now, AuditAction::SignIn, ip)
             .target(Target::User(user.id))
             .detail(json!({ "session": kind.as_str() }));
@@ -163,11 +225,15 @@ impl Tether {
         if !live {
             return Err(Error::Unauthenticated);
         }
-        if kind == SessionKind::Web && now >= last_seen.plus(TOUCH_INTERVAL) {
+        if now >= last_seen.plus(TOUCH_INTERVAL) {
             store::sessions::touch(&mut conn, session.session_id, now).await?;
         }
         let actor = user.actor(ip);
-        Ok(Authenticated { user, actor })
+        Ok(Authenticated {
+            user,
+            actor,
+            session: SessionId(session.session_id),
+        })
     }
 
     /// Ends the session of a presented token; ending an unknown or ended one is not an error.
@@ -199,10 +265,22 @@ pub(crate) async fn start_session(
     conn: &mut store::Conn,
     user: UserId,
     kind: SessionKind,
+    client: &Client,
     now: Timestamp,
 ) -> Result<NewSession> {
     let token = Token::generate()?;
     let expires_at = now.plus(kind.lifetime());
-    store::sessions::insert(conn, token.digest(), user, kind, now, expires_at).await?;
+    store::sessions::insert(
+        conn,
+        store::sessions::NewSession {
+            digest: token.digest(),
+            user,
+            kind,
+            client,
+            now,
+            expires_at,
+        },
+    )
+    .await?;
     Ok(NewSession { token, expires_at })
 }

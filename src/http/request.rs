@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use ipnet::IpNet;
 
 use super::AppState;
+use crate::domain::session::Client;
 
 /// The client's IP address, if known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +19,14 @@ pub struct ClientIp(pub Option<IpAddr>);
 impl ClientIp {
     pub fn text(self) -> Option<String> {
         self.0.map(|ip| ip.to_string())
+    }
+
+    /// The client as a new session remembers it: this address and the request's user agent.
+    pub fn with_agent(self, headers: &HeaderMap) -> Client {
+        let agent = headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        Client::new(self.text(), agent)
     }
 }
 

@@ -7,31 +7,117 @@ use crate::domain::clock::Timestamp;
 use crate::domain::email::Email;
 use crate::domain::name::Name;
 use crate::domain::role::Role;
-use crate::domain::session::SessionKind;
+use crate::domain::session::{Client, SessionId, SessionInfo, SessionKind};
 use crate::domain::tenant::TenantId;
 use crate::domain::token::TokenDigest;
 use crate::domain::user::{User, UserId};
 
-pub async fn insert(
-    conn: &mut Conn,
-    digest: TokenDigest,
-    user: UserId,
-    kind: SessionKind,
-    now: Timestamp,
-    expires_at: Timestamp,
-) -> Result<()> {
+pub struct NewSession<'a> {
+    pub digest: TokenDigest,
+    pub user: UserId,
+    pub kind: SessionKind,
+    pub client: &'a Client,
+    pub now: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+pub async fn insert(conn: &mut Conn, session: NewSession<'_>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO sessions (token_digest, user_id, kind, created_at, last_seen_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $4, $5)",
+        "INSERT INTO sessions \
+           (token_digest, user_id, kind, created_at, last_seen_at, expires_at, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
     )
-    .bind(digest.to_vec())
-    .bind(user.0)
-    .bind(kind.as_str())
-    .bind(now.millis())
-    .bind(expires_at.millis())
+    .bind(session.digest.to_vec())
+    .bind(session.user.0)
+    .bind(session.kind.as_str())
+    .bind(session.now.millis())
+    .bind(session.expires_at.millis())
+    .bind(session.client.ip.as_deref())
+    .bind(session.client.user_agent.as_deref())
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[derive(FromRow)]
+struct SessionInfoRow {
+    id: i64,
+    kind: String,
+    created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+/// A user's sessions that are neither revoked nor past their absolute end, newest first.
+pub async fn live_for_user(
+    conn: &mut Conn,
+    user: UserId,
+    now: Timestamp,
+) -> Result<Vec<SessionInfo>> {
+    let rows: Vec<SessionInfoRow> = sqlx::query_as(
+        "SELECT id, kind, created_at, last_seen_at, expires_at, ip, user_agent FROM sessions \
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY id DESC",
+    )
+    .bind(user.0)
+    .bind(now.millis())
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| SessionInfo {
+            id: SessionId(row.id),
+            kind: if row.kind == "api" {
+                SessionKind::Api
+            } else {
+                SessionKind::Web
+            },
+            created_at: Timestamp::from_millis(row.created_at),
+            last_used_at: Timestamp::from_millis(row.last_seen_at),
+            expires_at: Timestamp::from_millis(row.expires_at),
+            ip: row.ip,
+            user_agent: row.user_agent,
+        })
+        .collect())
+}
+
+/// Ends one of `user`'s sessions; false if they have no such live session.
+pub async fn revoke_one_of(
+    conn: &mut Conn,
+    user: UserId,
+    id: SessionId,
+    now: Timestamp,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 \
+         WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now.millis())
+    .bind(id.0)
+    .bind(user.0)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Ends every session of `user` but `keep`.
+pub async fn revoke_all_but(
+    conn: &mut Conn,
+    user: UserId,
+    keep: SessionId,
+    now: Timestamp,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 \
+         WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL",
+    )
+    .bind(now.millis())
+    .bind(user.0)
+    .bind(keep.0)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 #[derive(FromRow)]

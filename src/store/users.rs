@@ -98,6 +98,34 @@ pub async fn by_email_with_password(
     }))
 }
 
+/// The stored password digest of a user.
+pub async fn password_of(conn: &mut Conn, id: UserId) -> Result<Option<PasswordDigest>> {
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(conn)
+            .await?;
+    Ok(stored.map(PasswordDigest::from_stored))
+}
+
+pub async fn set_password(conn: &mut Conn, id: UserId, digest: &PasswordDigest) -> Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(digest.as_str())
+        .bind(id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_name(conn: &mut Conn, id: UserId, name: &Name) -> Result<()> {
+    sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
+        .bind(name.as_str())
+        .bind(id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Whether any user, active or not, holds this email.
 pub async fn email_taken(conn: &mut Conn, email: &Email) -> Result<bool> {
     let found: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")

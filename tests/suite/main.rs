@@ -12,6 +12,7 @@ mod reliability;
 mod security;
 mod users;
 
+mod account;
 mod api;
 mod api_isolation;
 mod api_limits;

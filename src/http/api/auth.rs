@@ -1,7 +1,7 @@
 //! `/api/auth/token` and `/api/me`: API tokens for email and password.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -34,19 +34,14 @@ pub struct SignInRequest {
 pub async fn create_token(
     State(app): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Json(body): Json<SignInRequest>,
 ) -> Result<axum::Json<TokenBody>, Problem> {
     app.limits.sign_in(ip, &body.email)?;
-    let ip = ip.map(|ip| ip.to_string());
+    let client = ClientIp(ip).with_agent(&headers);
     let (user, session) = app
         .tether
-        .sign_in(
-            &body.email,
-            &body.password,
-            None,
-            SessionKind::Api,
-            ip.as_deref(),
-        )
+        .sign_in_from(&body.email, &body.password, None, SessionKind::Api, &client)
         .await?;
     Ok(axum::Json(TokenBody::new(user, session)))
 }

@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::header::LOCATION;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -253,6 +253,7 @@ pub async fn accept_link(
     State(app): State<AppState>,
     ClientIp(ip): ClientIp,
     Path(token): Path<String>,
+    headers: HeaderMap,
     Json(body): Json<AcceptRequest>,
 ) -> Result<(StatusCode, axum::Json<TokenBody>), Problem> {
     app.limits.invite_link(ip)?;
@@ -261,10 +262,10 @@ pub async fn accept_link(
         password: body.password,
         email: body.email,
     };
-    let ip = ip.map(|ip| ip.to_string());
+    let client = ClientIp(ip).with_agent(&headers);
     let accepted = app
         .tether
-        .accept_invite(&token, input, None, SessionKind::Api, ip.as_deref())
+        .accept_invite_from(&token, input, None, SessionKind::Api, &client)
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -1,6 +1,7 @@
 //! The JSON API of api.md under `/api`, and its OpenAPI 3.1 document, generated from the
 //! handlers and the types they return.
 
+pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod body;
@@ -12,7 +13,7 @@ pub mod users;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -30,7 +31,13 @@ pub fn router() -> Router<AppState> {
             "/api/auth/token",
             post(auth::create_token).delete(auth::delete_token),
         )
-        .route("/api/me", get(auth::me))
+        .route("/api/me", get(auth::me).patch(account::update_me))
+        .route("/api/me/password", post(account::change_password))
+        .route(
+            "/api/me/sessions",
+            get(account::list_sessions).delete(account::delete_other_sessions),
+        )
+        .route("/api/me/sessions/{id}", delete(account::delete_session))
         .route("/api/invites", post(invites::create).get(invites::list))
         .route(
             "/api/invites/{id}",
@@ -86,6 +93,8 @@ async fn openapi_json() -> impl IntoResponse {
     info(title = "Tether", description = "Tenants, roles and single-use invite links for an MSP and its clients."),
     paths(
         auth::create_token, auth::delete_token, auth::me,
+        account::update_me, account::change_password, account::list_sessions,
+        account::delete_session, account::delete_other_sessions,
         invites::create, invites::list, invites::get_one, invites::revoke, invites::reissue,
         invites::inspect_link, invites::accept_link,
         users::list, users::get_one, users::update,

@@ -1,180 +1,234 @@
-//! Signing in and out on a tenant's host, and the home page.
+//! `/account` on every host: one's own name, password and sessions (product.md §4). Each
+//! form calls one domain operation as the signed-in member and shows the page again.
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-
 use serde::Deserialize;
 
-use super::csrf::{cookie_value, form_is_trusted, form_token};
-use super::member::{cleared_session_cookie, session_cookie, with_cookie, Member, SESSION_COOKIE};
-use super::Form;
-use super::{
-    console, forbidden_form, internal_error, refusal, render, secure_cookies, too_many_attempts,
-    Frame,
-};
+use super::member::Member;
+use super::{refusal, too_many_attempts, Form, Frame, Path};
+use crate::domain::account::OwnSession;
 use crate::domain::error::Error;
-use crate::domain::session::SessionKind;
-use crate::domain::tenant::{Tenant, TenantKind};
-use crate::http::host::Site;
+use crate::domain::session::SessionId;
 use crate::http::request::ClientIp;
 use crate::http::AppState;
 
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage {
-    frame: Frame,
-    user_name: String,
-    role_label: &'static str,
+struct SessionRow {
+    id: i64,
+    kind: &'static str,
+    current: bool,
+    created: String,
+    last_used: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
 }
 
-/// `GET /`: the MSP dashboard on the base host, the client portal's home on a client's.
-pub async fn home(State(app): State<AppState>, member: Member) -> Response {
-    if member.tenant.kind == TenantKind::Msp {
-        return console::dashboard(&app, &member).await;
+impl From<OwnSession> for SessionRow {
+    fn from(own: OwnSession) -> Self {
+        Self {
+            id: own.session.id.0,
+            kind: match own.session.kind.as_str() {
+                "api" => "API token",
+                _ => "Browser session",
+            },
+            current: own.current,
+            created: own.session.created_at.to_date_time(),
+            last_used: own.session.last_used_at.to_date_time(),
+            ip: own.session.ip,
+            user_agent: own.session.user_agent,
+        }
     }
-    let template = HomePage {
-        frame: member.frame("/"),
-        user_name: member.signed_in.user.name.to_string(),
-        role_label: member.signed_in.user.role.label(),
-    };
-    member.page(StatusCode::OK, &template)
 }
 
 #[derive(Template)]
-#[template(path = "login.html")]
-struct LoginPage {
+#[template(path = "account.html")]
+struct AccountPage {
     frame: Frame,
+    name: String,
     email: String,
-    error: Option<String>,
-    csrf_token: String,
+    sessions: Vec<SessionRow>,
+    errors: Vec<String>,
+    notice: Option<String>,
 }
 
-fn login_form(
+async fn account_page(
+    app: &AppState,
+    member: &Member,
     status: StatusCode,
-    tenant: &Tenant,
-    email: String,
-    error: Option<String>,
-    csrf_token: String,
+    errors: Vec<String>,
+    notice: Option<&str>,
 ) -> Response {
-    render(
-        status,
-        &LoginPage {
-            frame: Frame::public(tenant),
-            email,
-            error,
-            csrf_token,
-        },
-    )
+    let name = member.signed_in.user.name.to_string();
+    account_page_named(app, member, name, status, errors, notice).await
 }
 
-/// `GET /login`.
-pub async fn login_page(
-    State(app): State<AppState>,
-    Site(tenant): Site,
-    headers: HeaderMap,
+/// As `account_page`, with the name just saved (the session's copy predates it).
+async fn account_page_named(
+    app: &AppState,
+    member: &Member,
+    name: String,
+    status: StatusCode,
+    errors: Vec<String>,
+    notice: Option<&str>,
 ) -> Response {
-    let form = form_token(&app.form_key, &headers, secure_cookies(&app.tether));
-    with_cookie(
-        login_form(StatusCode::OK, &tenant, String::new(), None, form.token),
-        form.set_cookie,
-    )
+    let sessions = match app.tether.own_sessions(&member.signed_in).await {
+        Ok(sessions) => sessions,
+        Err(error) => return refusal(&member.tenant, &error),
+    };
+    let template = AccountPage {
+        frame: member.frame("/account"),
+        name,
+        email: member.signed_in.user.email.to_string(),
+        sessions: sessions.into_iter().map(SessionRow::from).collect(),
+        errors,
+        notice: notice.map(str::to_owned),
+    };
+    member.page(status, &template)
+}
+
+/// `GET /account`.
+pub async fn show(State(app): State<AppState>, member: Member) -> Response {
+    account_page(&app, &member, StatusCode::OK, Vec::new(), None).await
+}
+
+/// What a refused form shows: its sentences, or the one page for the outcome.
+async fn refused(app: &AppState, member: &Member, error: Error) -> Response {
+    match error {
+        Error::Validation(fields) => {
+            let messages = fields.into_iter().map(|f| f.message).collect();
+            account_page(
+                app,
+                member,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                messages,
+                None,
+            )
+            .await
+        }
+        Error::RateLimited { retry_after_secs } => {
+            too_many_attempts(&member.tenant, retry_after_secs)
+        }
+        other => refusal(&member.tenant, &other),
+    }
 }
 
 #[derive(Debug, Deserialize)]
-pub struct LoginForm {
+pub struct NameForm {
     #[serde(default)]
-    email: String,
+    csrf_token: String,
     #[serde(default)]
-    password: String,
+    name: String,
+}
+
+/// `POST /account/name`.
+pub async fn rename(
+    State(app): State<AppState>,
+    member: Member,
+    headers: HeaderMap,
+    Form(form): Form<NameForm>,
+) -> Response {
+    if let Some(untrusted) = member.untrusted_form(&app, &headers, &form.csrf_token) {
+        return untrusted;
+    }
+    match app.tether.rename_self(&member.signed_in, &form.name).await {
+        Ok(user) => {
+            let name = user.name.to_string();
+            let notice = Some("Your name is saved.");
+            account_page_named(&app, &member, name, StatusCode::OK, Vec::new(), notice).await
+        }
+        Err(error) => refused(&app, &member, error).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+/// `POST /account/password`: counted like a sign-in, per IP and per email.
+pub async fn change_password(
+    State(app): State<AppState>,
+    member: Member,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    if let Some(untrusted) = member.untrusted_form(&app, &headers, &form.csrf_token) {
+        return untrusted;
+    }
+    let email = member.signed_in.user.email.as_str();
+    let changed = match app.limits.sign_in(ip, email) {
+        Ok(()) => {
+            app.tether
+                .change_password(
+                    &member.signed_in,
+                    &form.current_password,
+                    &form.new_password,
+                )
+                .await
+        }
+        Err(limited) => Err(limited),
+    };
+    match changed {
+        Ok(()) => {
+            let notice = "Your password is changed, and you are signed out everywhere else.";
+            account_page(&app, &member, StatusCode::OK, Vec::new(), Some(notice)).await
+        }
+        Err(error) => refused(&app, &member, error).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EndForm {
     #[serde(default)]
     csrf_token: String,
 }
 
-/// `POST /login`: this tenant's users only; a new session on success.
-pub async fn login(
+/// `POST /account/sessions/{id}/end`.
+pub async fn end_session(
     State(app): State<AppState>,
-    Site(tenant): Site,
-    ClientIp(ip): ClientIp,
+    member: Member,
+    Path(id): Path<i64>,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    Form(form): Form<EndForm>,
 ) -> Response {
-    if !form_is_trusted(
-        &app.form_key,
-        &headers,
-        &form.csrf_token,
-        &app.tether.tenant_origin(&tenant),
-    ) {
-        return forbidden_form(&tenant);
+    if let Some(untrusted) = member.untrusted_form(&app, &headers, &form.csrf_token) {
+        return untrusted;
     }
-    if let Err(Error::RateLimited { retry_after_secs }) = app.limits.sign_in(ip, &form.email) {
-        return too_many_attempts(&tenant, retry_after_secs);
-    }
-    let ip_text = ip.map(|ip| ip.to_string());
     match app
         .tether
-        .sign_in(
-            &form.email,
-            &form.password,
-            Some(tenant.id),
-            SessionKind::Web,
-            ip_text.as_deref(),
-        )
+        .end_own_session(&member.signed_in, SessionId(id))
         .await
     {
-        Ok((_, session)) => {
-            let cookie = session_cookie(&session.token, secure_cookies(&app.tether));
-            (
-                StatusCode::SEE_OTHER,
-                [(LOCATION, String::from("/")), (SET_COOKIE, cookie)],
-            )
-                .into_response()
-        }
-        Err(Error::InvalidCredentials) => login_form(
-            StatusCode::UNAUTHORIZED,
-            &tenant,
-            form.email,
-            Some(String::from("The email or password is not correct.")),
-            form.csrf_token,
-        ),
-        Err(error) => refusal(&tenant, &error),
+        Ok(()) => back_to_account(),
+        Err(error) => refused(&app, &member, error).await,
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct LogoutForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
-/// `POST /logout`: end the session server-side and forget the cookie.
-pub async fn logout(
+/// `POST /account/sessions/end-others`.
+pub async fn end_other_sessions(
     State(app): State<AppState>,
-    Site(tenant): Site,
-    ClientIp(ip): ClientIp,
+    member: Member,
     headers: HeaderMap,
-    Form(form): Form<LogoutForm>,
+    Form(form): Form<EndForm>,
 ) -> Response {
-    if !form_is_trusted(
-        &app.form_key,
-        &headers,
-        &form.csrf_token,
-        &app.tether.tenant_origin(&tenant),
-    ) {
-        return forbidden_form(&tenant);
+    if let Some(untrusted) = member.untrusted_form(&app, &headers, &form.csrf_token) {
+        return untrusted;
     }
-    if let Some(token) = cookie_value(&headers, SESSION_COOKIE) {
-        let ip_text = ip.map(|ip| ip.to_string());
-        if let Err(error) = app.tether.sign_out(&token, ip_text.as_deref()).await {
-            return internal_error(&tenant, &error);
-        }
+    match app.tether.end_other_sessions(&member.signed_in).await {
+        Ok(_) => back_to_account(),
+        Err(error) => refused(&app, &member, error).await,
     }
-    let cookie = cleared_session_cookie(secure_cookies(&app.tether));
-    (
-        StatusCode::SEE_OTHER,
-        [(LOCATION, String::from("/login")), (SET_COOKIE, cookie)],
-    )
-        .into_response()
+}
+
+fn back_to_account() -> Response {
+    (StatusCode::SEE_OTHER, [(LOCATION, "/account")]).into_response()
 }

@@ -142,6 +142,7 @@ fn describe_event(action: &str) -> String {
         "user.created" => "A user was created",
         "user.changed" => "A user was changed",
         "user.deactivated" => "A user was deactivated",
+        "user.password_changed" => "A user changed their password",
         "tenant.created" => "A client was created",
         "tenant.changed" | "tenant.branding_changed" => "A client's details or branding changed",
         "access.refused" => "An action was refused",

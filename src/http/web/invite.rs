@@ -165,16 +165,10 @@ pub async fn accept(
         password: form.password,
         email: form.email,
     };
-    let ip_text = ip.map(|ip| ip.to_string());
+    let client = ClientIp(ip).with_agent(&headers);
     match app
         .tether
-        .accept_invite(
-            &token,
-            input,
-            Some(tenant.id),
-            SessionKind::Web,
-            ip_text.as_deref(),
-        )
+        .accept_invite_from(&token, input, Some(tenant.id), SessionKind::Web, &client)
         .await
     {
         Ok(accepted) => {

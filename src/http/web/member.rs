@@ -108,6 +108,7 @@ impl Member {
                 links.push(("/audit", "Audit"));
             }
         }
+        links.push(("/account", "Account"));
         let mut frame = Frame::public(&self.tenant);
         frame.nav = links
             .into_iter()

@@ -8,6 +8,7 @@ pub mod console;
 pub mod csrf;
 pub mod invite;
 pub mod member;
+pub mod sign_in;
 pub mod team;
 
 use askama::Template;
@@ -32,7 +33,7 @@ pub const CONTENT_SECURITY_POLICY_VALUE: &str =
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(account::home))
+        .route("/", get(sign_in::home))
         .route("/clients", get(console::clients))
         .route(
             "/clients/new",
@@ -58,8 +59,16 @@ pub fn router() -> Router<AppState> {
         .route("/team", get(team::team).post(team::invite))
         .route("/team/invites/{id}/revoke", post(team::revoke))
         .route("/static/copy.js", get(copy_script))
-        .route("/login", get(account::login_page).post(account::login))
-        .route("/logout", post(account::logout))
+        .route("/account", get(account::show))
+        .route("/account/name", post(account::rename))
+        .route("/account/password", post(account::change_password))
+        .route("/account/sessions/{id}/end", post(account::end_session))
+        .route(
+            "/account/sessions/end-others",
+            post(account::end_other_sessions),
+        )
+        .route("/login", get(sign_in::login_page).post(sign_in::login))
+        .route("/logout", post(sign_in::logout))
         .route("/invite/{token}", get(invite::page).post(invite::accept))
         .route("/branding/logo", get(logo))
         .route("/branding/theme.css", get(theme))

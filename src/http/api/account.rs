@@ -1,0 +1,186 @@
+//! `/api/me…`: one's own name, password, sessions and API tokens (api.md "Authentication").
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::body::{List, UserBody};
+use super::extract::{Bearer, Json, Path, Query};
+use crate::domain::account::OwnSession;
+use crate::domain::error::Error;
+use crate::domain::session::SessionId;
+use crate::http::problem::Problem;
+use crate::http::request::ClientIp;
+use crate::http::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateMeRequest {
+    #[schema(example = "Alice Smith")]
+    pub name: String,
+}
+
+/// Change one's own name.
+#[utoipa::path(
+    patch, path = "/api/me", tag = "auth", request_body = UpdateMeRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, body = UserBody),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_me(
+    State(app): State<AppState>,
+    auth: Bearer,
+    Json(body): Json<UpdateMeRequest>,
+) -> Result<axum::Json<UserBody>, Problem> {
+    let user = app.tether.rename_self(&auth.signed_in, &body.name).await?;
+    Ok(axum::Json(user.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Change one's own password; every other session and API token ends.
+#[utoipa::path(
+    post, path = "/api/me/password", tag = "auth", request_body = ChangePasswordRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed; other sessions and tokens ended"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "current_password: invalid_credentials, or new_password fails the rules",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+pub async fn change_password(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    auth: Bearer,
+    Json(body): Json<ChangePasswordRequest>,
+) -> Result<StatusCode, Problem> {
+    change_own_password(&app, ip, &auth, &body.current_password, &body.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Each attempt counts against the sign-in limits, per IP and per email, as a sign-in does:
+/// the current password cannot be guessed here faster than on the sign-in page.
+async fn change_own_password(
+    app: &AppState,
+    ip: Option<std::net::IpAddr>,
+    auth: &Bearer,
+    current: &str,
+    new: &str,
+) -> Result<(), Error> {
+    app.limits.sign_in(ip, auth.signed_in.user.email.as_str())?;
+    app.tether
+        .change_password(&auth.signed_in, current, new)
+        .await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionBody {
+    pub id: i64,
+    #[schema(example = "web")]
+    pub kind: &'static str,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session this request was made with.
+    pub current: bool,
+}
+
+impl From<OwnSession> for SessionBody {
+    fn from(own: OwnSession) -> Self {
+        Self {
+            id: own.session.id.0,
+            kind: own.session.kind.as_str(),
+            created_at: own.session.created_at.to_rfc3339(),
+            last_used_at: own.session.last_used_at.to_rfc3339(),
+            ip: own.session.ip,
+            user_agent: own.session.user_agent,
+            current: own.current,
+        }
+    }
+}
+
+/// One's own live sessions and API tokens, newest first.
+#[utoipa::path(
+    get, path = "/api/me/sessions", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, body = List<SessionBody>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_sessions(
+    State(app): State<AppState>,
+    auth: Bearer,
+) -> Result<axum::Json<List<SessionBody>>, Problem> {
+    let sessions = app.tether.own_sessions(&auth.signed_in).await?;
+    Ok(axum::Json(List {
+        items: sessions.into_iter().map(SessionBody::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// End one of one's own sessions or API tokens; another user's is not found.
+#[utoipa::path(
+    delete, path = "/api/me/sessions/{id}", tag = "auth", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_session(
+    State(app): State<AppState>,
+    auth: Bearer,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, Problem> {
+    app.tether
+        .end_own_session(&auth.signed_in, SessionId(id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct EndSessionsParams {
+    /// `current`: every session but the one this request was made with (required).
+    pub except: Option<String>,
+}
+
+/// End every other session and API token of one's own (`?except=current`).
+#[utoipa::path(
+    delete, path = "/api/me/sessions", tag = "auth", params(EndSessionsParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_other_sessions(
+    State(app): State<AppState>,
+    auth: Bearer,
+    Query(params): Query<EndSessionsParams>,
+) -> Result<StatusCode, Problem> {
+    if params.except.as_deref() != Some("current") {
+        return Err(Problem::bad_query(vec![
+            crate::domain::error::FieldError::new(
+                "except",
+                "invalid_except",
+                "except must be current: this request's own session is kept.",
+            ),
+        ]));
+    }
+    app.tether.end_other_sessions(&auth.signed_in).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
