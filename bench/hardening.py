@@ -87,6 +87,24 @@ def invite_and_accept(admin, email, tenant_id, role_id, name="Test Person"):
     return me["id"], accepted["token"]
 
 
+def change_during_renames(admin, uid, own, change):
+    """`change` to user `uid` by `admin` while the user renames themselves in a loop."""
+    stop = threading.Event()
+
+    def renames():
+        n = 0
+        while not stop.is_set() and n < 50:
+            api("PATCH", f"/api/users/{uid}", own, {"name": f"Renamed {n}"})
+            n += 1
+    renamer = threading.Thread(target=renames)
+    renamer.start()
+    time.sleep(0.01)
+    status, _, _ = api("PATCH", f"/api/users/{uid}", admin, change)
+    stop.set()
+    renamer.join()
+    return status
+
+
 def rss_mib(pid):
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -178,19 +196,7 @@ def run(server, common, env, database, first_token):
     undone = 0
     for trial in range(20):
         uid, own = invite_and_accept(root, f"admin{trial}@acme.example.com", acme["id"], 3)
-        stop = threading.Event()
-
-        def renames():
-            n = 0
-            while not stop.is_set() and n < 50:
-                api("PATCH", f"/api/users/{uid}", own, {"name": f"Renamed {n}"})
-                n += 1
-        renamer = threading.Thread(target=renames)
-        renamer.start()
-        time.sleep(0.01)
-        status, _, _ = api("PATCH", f"/api/users/{uid}", root, {"active": False})
-        stop.set()
-        renamer.join()
+        status = change_during_renames(root, uid, own, {"active": False})
         _, _, user = api("GET", f"/api/users/{uid}", root)
         signed_in, _ = sign_in(f"admin{trial}@acme.example.com",
                                headers={"X-Forwarded-For": f"192.0.2.{100 + trial}"})
@@ -199,19 +205,7 @@ def run(server, common, env, database, first_token):
     undone = 0
     for trial in range(20):
         uid, own = invite_and_accept(root, f"staff{trial}@example.com", 1, 1)
-        stop = threading.Event()
-
-        def renames():
-            n = 0
-            while not stop.is_set() and n < 50:
-                api("PATCH", f"/api/users/{uid}", own, {"name": f"Renamed {n}"})
-                n += 1
-        renamer = threading.Thread(target=renames)
-        renamer.start()
-        time.sleep(0.01)
-        status, _, _ = api("PATCH", f"/api/users/{uid}", root, {"role_id": 2})
-        stop.set()
-        renamer.join()
+        status = change_during_renames(root, uid, own, {"role_id": 2})
         _, _, user = api("GET", f"/api/users/{uid}", root)
         undone += status == 200 and user["role_id"] != 2
     check("1 demotion racing renames", undone == 0, f"undone in {undone} of 20 trials")

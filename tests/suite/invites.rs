@@ -865,20 +865,7 @@ async fn first_admin_links_end_when_an_msp_admin_is_created(app: TestApp) {
         matches!(opened, Err(Error::Gone(Gone::Revoked))),
         "{opened:?}"
     );
-    let accepted = app
-        .tether
-        .accept_invite(
-            link.token.expose(),
-            Acceptance {
-                name: "Intruder".into(),
-                password: GOOD_PASSWORD.into(),
-                email: Some("intruder@example.com".into()),
-            },
-            None,
-            SessionKind::Web,
-            None,
-        )
-        .await;
+    let accepted = accept_first_admin_link(&app, &link, "Intruder", "intruder@example.com").await;
     assert!(
         matches!(accepted, Err(Error::Gone(Gone::Revoked))),
         "{accepted:?}"
@@ -903,28 +890,8 @@ async fn a_first_admin_link_left_open_is_refused_once_an_admin_exists(app: TestA
         .await
         .unwrap();
     // As a database from before first-admin links were ended would hold it: still open.
-    sqlx::query(
-        "UPDATE invites SET revoked_at = NULL, revoked_by = NULL, revoke_reason = NULL \
-         WHERE id = $1",
-    )
-    .bind(link.invite.id.0)
-    .execute(app.db.reader())
-    .await
-    .unwrap();
-    let accepted = app
-        .tether
-        .accept_invite(
-            link.token.expose(),
-            Acceptance {
-                name: "Intruder".into(),
-                password: GOOD_PASSWORD.into(),
-                email: Some("intruder@example.com".into()),
-            },
-            None,
-            SessionKind::Web,
-            None,
-        )
-        .await;
+    reopen(&app, &link).await;
+    let accepted = accept_first_admin_link(&app, &link, "Intruder", "intruder@example.com").await;
     assert!(
         matches!(accepted, Err(Error::Gone(Gone::Revoked))),
         "{accepted:?}"
@@ -950,6 +917,42 @@ async fn an_accepted_first_admin_link_ends_the_others(app: TestApp) {
         .await
         .unwrap()
         .expect("another first-admin link");
+    reopen(&app, &link).await;
+    accept_first_admin_link(&app, &other, "Owner", "owner@atechsolutions.org")
+        .await
+        .unwrap();
+    let opened = app.tether.open_invite_link(link.token.expose(), None).await;
+    assert!(
+        matches!(opened, Err(Error::Gone(Gone::Revoked))),
+        "{opened:?}"
+    );
+}
+
+/// Accepts a first-admin link, which takes the new admin's email.
+async fn accept_first_admin_link(
+    app: &TestApp,
+    link: &tether::domain::invite::IssuedInvite,
+    name: &str,
+    email: &str,
+) -> Result<tether::domain::invite::Accepted, Error> {
+    app.tether
+        .accept_invite(
+            link.token.expose(),
+            Acceptance {
+                name: name.into(),
+                password: GOOD_PASSWORD.into(),
+                email: Some(email.into()),
+            },
+            None,
+            SessionKind::Web,
+            None,
+        )
+        .await
+}
+
+/// Opens a closed invite again, as a database from before first-admin links were ended
+/// would hold it.
+async fn reopen(app: &TestApp, link: &tether::domain::invite::IssuedInvite) {
     sqlx::query(
         "UPDATE invites SET revoked_at = NULL, revoked_by = NULL, revoke_reason = NULL \
          WHERE id = $1",
@@ -958,23 +961,4 @@ async fn an_accepted_first_admin_link_ends_the_others(app: TestApp) {
     .execute(app.db.reader())
     .await
     .unwrap();
-    app.tether
-        .accept_invite(
-            other.token.expose(),
-            Acceptance {
-                name: "Owner".into(),
-                password: GOOD_PASSWORD.into(),
-                email: Some("owner@atechsolutions.org".into()),
-            },
-            None,
-            SessionKind::Web,
-            None,
-        )
-        .await
-        .unwrap();
-    let opened = app.tether.open_invite_link(link.token.expose(), None).await;
-    assert!(
-        matches!(opened, Err(Error::Gone(Gone::Revoked))),
-        "{opened:?}"
-    );
 }
