@@ -480,7 +480,8 @@ fn several_processes_starting_at_once_migrate_an_empty_postgres_once() {
             .unwrap();
         (migrations, msp)
     });
-    assert_eq!(migrations, 1);
+    // Each migration is recorded once, however many processes raced to apply it.
+    assert_eq!(migrations, support::postgres_migrations());
     assert_eq!(msp_tenants, 1);
 }
 

@@ -51,3 +51,10 @@ pub fn on_postgres(crate_name: &str, test: impl FnOnce(&str)) {
         test(&url);
     }
 }
+
+/// How many migrations PostgreSQL has: each is recorded once in `_sqlx_migrations`.
+pub fn postgres_migrations() -> i64 {
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
+    let files = std::fs::read_dir(folder).map_or(0, |entries| entries.count());
+    i64::try_from(files).unwrap_or(i64::MAX)
+}
