@@ -155,33 +155,21 @@ async fn x_forwarded_for_names_the_client_only_behind_a_trusted_proxy(app: TestA
         sign_in_per_email: 100,
         invite_links_per_ip: 100,
     };
-    let attempt = |api: Api, forwarded: &'static str, email: &'static str| async move {
-        let mut request = Request::post("/api/auth/token")
-            .header("content-type", "application/json")
-            .header("x-forwarded-for", forwarded)
-            .body(Body::from(
-                json!({"email": email, "password": "not the password"}).to_string(),
-            ))
-            .unwrap();
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 40000))));
-        (api.send(request).await.status, api)
-    };
+    let proxy = [10, 0, 0, 1];
     // Behind a trusted proxy, two clients behind one proxy address are two clients.
     let trusted = app.api_behind_proxy(limits, Some("10.0.0.0/8")).await;
-    let (first, trusted) = attempt(trusted, "192.0.2.10", "a@acme.com").await;
-    let (second, _) = attempt(trusted, "192.0.2.11, 10.0.0.1", "b@acme.com").await;
+    let first = sign_in_via(&trusted, proxy, "192.0.2.10", "a@acme.com").await;
+    let second = sign_in_via(&trusted, proxy, "192.0.2.11, 10.0.0.1", "b@acme.com").await;
     assert_eq!(
-        (first, second),
+        (first.status, second.status),
         (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
     );
     // Without the flag the header is ignored: both come from the socket's address.
     let direct = app.api_behind_proxy(limits, None).await;
-    let (first, direct) = attempt(direct, "192.0.2.10", "a@acme.com").await;
-    let (second, _) = attempt(direct, "192.0.2.11", "b@acme.com").await;
+    let first = sign_in_via(&direct, proxy, "192.0.2.10", "a@acme.com").await;
+    let second = sign_in_via(&direct, proxy, "192.0.2.11", "b@acme.com").await;
     assert_eq!(
-        (first, second),
+        (first.status, second.status),
         (StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS)
     );
     let recorded: Vec<Option<String>> = sqlx::query_scalar(

@@ -845,21 +845,7 @@ async fn one_visible_address_gets_one_invite(app: TestApp) {
 }
 
 async fn first_admin_links_end_when_an_msp_admin_is_created(app: TestApp) {
-    let link = app
-        .tether
-        .first_admin_link()
-        .await
-        .unwrap()
-        .expect("a first-admin link");
-    app.tether
-        .create_admin(
-            &app.operator,
-            "root@atechsolutions.org",
-            GOOD_PASSWORD,
-            None,
-        )
-        .await
-        .unwrap();
+    let link = first_admin_link_then_an_admin(&app).await;
     let opened = app.tether.open_invite_link(link.token.expose(), None).await;
     assert!(
         matches!(opened, Err(Error::Gone(Gone::Revoked))),
@@ -874,21 +860,7 @@ async fn first_admin_links_end_when_an_msp_admin_is_created(app: TestApp) {
 }
 
 async fn a_first_admin_link_left_open_is_refused_once_an_admin_exists(app: TestApp) {
-    let link = app
-        .tether
-        .first_admin_link()
-        .await
-        .unwrap()
-        .expect("a first-admin link");
-    app.tether
-        .create_admin(
-            &app.operator,
-            "root@atechsolutions.org",
-            GOOD_PASSWORD,
-            None,
-        )
-        .await
-        .unwrap();
+    let link = first_admin_link_then_an_admin(&app).await;
     // As a database from before first-admin links were ended would hold it: still open.
     reopen(&app, &link).await;
     let accepted = accept_first_admin_link(&app, &link, "Intruder", "intruder@example.com").await;
@@ -961,4 +933,24 @@ async fn reopen(app: &TestApp, link: &tether::domain::invite::IssuedInvite) {
     .execute(app.db.reader())
     .await
     .unwrap();
+}
+
+/// A first-admin link, then an MSP admin made with `tether admin create`.
+async fn first_admin_link_then_an_admin(app: &TestApp) -> tether::domain::invite::IssuedInvite {
+    let link = app
+        .tether
+        .first_admin_link()
+        .await
+        .unwrap()
+        .expect("a first-admin link");
+    app.tether
+        .create_admin(
+            &app.operator,
+            "root@atechsolutions.org",
+            GOOD_PASSWORD,
+            None,
+        )
+        .await
+        .unwrap();
+    link
 }

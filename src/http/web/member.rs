@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
 
-use super::csrf::{cookie_value, form_is_trusted, form_token, FormToken};
-use super::{forbidden_form, render, secure_cookies, Frame, NavLink};
+use super::csrf::{cookie_value, form_token, FormToken};
+use super::{render, secure_cookies, Frame, NavLink};
 use crate::domain::actor::{Action, Reach};
 use crate::domain::session::{Authenticated, SessionKind, WEB_ABSOLUTE};
 use crate::domain::tenant::{Tenant, TenantKind};
@@ -141,8 +141,6 @@ impl Member {
         headers: &HeaderMap,
         submitted: &str,
     ) -> Option<Response> {
-        let own_origin = app.tether.tenant_origin(&self.tenant);
-        (!form_is_trusted(&app.form_key, headers, submitted, &own_origin))
-            .then(|| forbidden_form(&self.tenant))
+        super::untrusted_form(app, &self.tenant, headers, submitted)
     }
 }

@@ -315,6 +315,19 @@ pub fn too_many_attempts(tenant: &Tenant, retry_after_secs: u64) -> Response {
     response
 }
 
+/// The refusal for a form posted to `tenant`'s site that lacks a valid token or came from
+/// elsewhere; `None` when the form may be acted on.
+pub fn untrusted_form(
+    app: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    submitted: &str,
+) -> Option<Response> {
+    let own_origin = app.tether.tenant_origin(tenant);
+    (!csrf::form_is_trusted(&app.form_key, headers, submitted, &own_origin))
+        .then(|| forbidden_form(tenant))
+}
+
 /// A refused cross-site or tokenless form.
 pub fn forbidden_form(tenant: &Tenant) -> Response {
     message(

@@ -8,11 +8,11 @@ use axum::response::{IntoResponse, Response};
 
 use serde::Deserialize;
 
-use super::csrf::{cookie_value, form_is_trusted, form_token};
+use super::csrf::{cookie_value, form_token};
 use super::member::{cleared_session_cookie, session_cookie, with_cookie, Member, SESSION_COOKIE};
 use super::Form;
 use super::{
-    console, forbidden_form, internal_error, refusal, render, secure_cookies, too_many_attempts,
+    console, internal_error, refusal, render, secure_cookies, too_many_attempts, untrusted_form,
     Frame,
 };
 use crate::domain::error::Error;
@@ -101,13 +101,8 @@ pub async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    if !form_is_trusted(
-        &app.form_key,
-        &headers,
-        &form.csrf_token,
-        &app.tether.tenant_origin(&tenant),
-    ) {
-        return forbidden_form(&tenant);
+    if let Some(untrusted) = untrusted_form(&app, &tenant, &headers, &form.csrf_token) {
+        return untrusted;
     }
     if let Err(Error::RateLimited { retry_after_secs }) = app.limits.sign_in(ip, &form.email) {
         return too_many_attempts(&tenant, retry_after_secs);
@@ -157,13 +152,8 @@ pub async fn logout(
     headers: HeaderMap,
     Form(form): Form<LogoutForm>,
 ) -> Response {
-    if !form_is_trusted(
-        &app.form_key,
-        &headers,
-        &form.csrf_token,
-        &app.tether.tenant_origin(&tenant),
-    ) {
-        return forbidden_form(&tenant);
+    if let Some(untrusted) = untrusted_form(&app, &tenant, &headers, &form.csrf_token) {
+        return untrusted;
     }
     if let Some(token) = cookie_value(&headers, SESSION_COOKIE) {
         let ip_text = ip.map(|ip| ip.to_string());
