@@ -7,12 +7,16 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::config::{AdminCommand, Cli, Command, InviteCommand, ServeArgs, TenantCommand};
+use crate::config::{
+    AdminCommand, Cli, Command, InviteCommand, MailCommand, OutboxCommand, ServeArgs, TenantCommand,
+};
 use crate::domain::actor::Actor;
 use crate::domain::clock::SystemClock;
 use crate::domain::error::Error;
 use crate::domain::invite::{Expiry, InviteId, InviteQuery, NewInvite, StatusFilter};
 use crate::domain::links::BaseUrl;
+use crate::domain::mail::{MailSettings, Mailer};
+use crate::domain::outbox::{Kind, MessageId, MessageQuery, State as MessageState};
 use crate::domain::page::{PageRequest, MAX_LIMIT};
 use crate::domain::password::PasswordHasher;
 use crate::domain::role::Role;
@@ -74,13 +78,24 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         .await
         .map_err(|e| fail(e.to_string()))?;
     db.migrate().await.map_err(|e| fail(e.to_string()))?;
+    let mut mail = MailSettings {
+        smtp_url: cli.smtp_url.clone(),
+        mail_from: cli.mail_from.clone(),
+        mail_dir: cli.mail_dir.clone(),
+    };
+    if matches!(&cli.command, Command::Serve(args) if args.demo) && mail.mail_dir.is_none() {
+        mail.mail_dir = Some(std::path::PathBuf::from("mail"));
+    }
+    let default_from = format!("noreply@{}", base_url.host());
+    let mailer = Mailer::from_settings(&mail, &default_from).map_err(|e| fail(e.to_string()))?;
     let tether = Tether::new(
         db,
         Arc::new(SystemClock),
         PasswordHasher::per_core()
             .map_err(|e| fail(format!("cannot start the password hashing threads: {e}")))?,
         base_url,
-    );
+    )
+    .with_mailer(mailer);
     let msp_name = match &cli.command {
         Command::Serve(args) => args.msp_name.as_str(),
         _ => "Tether",
@@ -101,6 +116,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }) => create_admin(&tether, &operator, &email, name.as_deref()).await,
         Command::Tenant(command) => tenant(&tether, &operator, command).await,
         Command::Invite(command) => invite(&tether, &operator, command).await,
+        Command::Mail(MailCommand::Test { to }) => mail_test(&tether, &to).await,
+        Command::Outbox(command) => outbox(&tether, &operator, command).await,
     };
     tether.close().await;
     result
@@ -134,6 +151,17 @@ async fn serve(tether: &Tether, args: ServeArgs) -> Result<(), CliError> {
             );
         }
     }
+    match tether.mail_transport() {
+        Some(transport) => eprintln!("E-mail goes to {transport}."),
+        None => eprintln!(
+            "E-mail is not set up (see --smtp-url): invite links are shown to copy, not sent."
+        ),
+    }
+    let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
+    let delivery = {
+        let tether = tether.clone();
+        tokio::spawn(async move { tether.run_delivery(delivery_stopped).await })
+    };
     tracing::info!(address = %args.bind, base_url = %tether.base_url(), "Tether is listening");
     eprintln!(
         "Tether is listening on http://{} (base URL {})",
@@ -158,9 +186,98 @@ async fn serve(tether: &Tether, args: ServeArgs) -> Result<(), CliError> {
         ),
         None => None,
     };
-    http::serve(listener, metrics_listener, state)
-        .await
-        .map_err(|e| fail(format!("the server stopped: {e}")))
+    let served = http::serve(listener, metrics_listener, state).await;
+    // The server has stopped taking requests; the worker finishes or gives back its claims.
+    let _ = stop_delivery.send(true);
+    if let Err(error) = delivery.await {
+        tracing::error!(%error, "the delivery worker panicked");
+    }
+    served.map_err(|e| fail(format!("the server stopped: {e}")))
+}
+
+async fn mail_test(tether: &Tether, to: &str) -> Result<(), CliError> {
+    let Some(transport) = tether.mail_transport().map(str::to_owned) else {
+        return Err(fail(
+            "e-mail is not set up: give --smtp-url (or --mail-dir) and --mail-from",
+        ));
+    };
+    match tether.send_test_mail(to).await {
+        Ok(_) => {
+            println!("The test message to {to} was accepted by {transport}.");
+            Ok(())
+        }
+        Err(Error::Internal(why)) => Err(fail(format!(
+            "the test message to {to} was not accepted by {transport}: {}",
+            why.trim_end_matches('.')
+        ))),
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn outbox(tether: &Tether, operator: &Actor, command: OutboxCommand) -> Result<(), CliError> {
+    match command {
+        OutboxCommand::List { state, kind } => {
+            let state = state
+                .as_deref()
+                .map(MessageState::parse)
+                .transpose()
+                .map_err(|_| fail("--state must be queued, sending, sent or failed"))?;
+            let kind = kind
+                .as_deref()
+                .map(Kind::parse)
+                .transpose()
+                .map_err(|_| fail("--kind must be email or webhook"))?;
+            let mut query = MessageQuery {
+                state,
+                kind,
+                page: PageRequest {
+                    before_id: None,
+                    limit: MAX_LIMIT,
+                },
+            };
+            let mut rows = Vec::new();
+            loop {
+                let page = tether.list_outbox(operator, query.clone()).await?;
+                for message in &page.items {
+                    rows.push(vec![
+                        message.id.0.to_string(),
+                        message.kind.as_str().to_owned(),
+                        message.state.as_str().to_owned(),
+                        message.subject.clone(),
+                        message.attempts.to_string(),
+                        message.created_at.to_date_time(),
+                        message
+                            .next_attempt_at
+                            .map_or_else(String::new, |at| at.to_date_time()),
+                        message.last_error.clone().unwrap_or_default(),
+                    ]);
+                }
+                let Some(last) = page.items.last().filter(|_| page.next_cursor.is_some()) else {
+                    break;
+                };
+                query.page.before_id = Some(last.id.0);
+            }
+            print_table(
+                &[
+                    "ID",
+                    "KIND",
+                    "STATE",
+                    "SUBJECT",
+                    "ATTEMPTS",
+                    "CREATED",
+                    "NEXT",
+                    "LAST ERROR",
+                ],
+                &rows,
+            );
+            Ok(())
+        }
+        OutboxCommand::Retry { id } => {
+            tether.retry_message(operator, MessageId(id)).await?;
+            println!("Message {id} is queued again; a running `tether serve` delivers it.");
+            Ok(())
+        }
+    }
 }
 
 async fn create_admin(
@@ -269,6 +386,7 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
             role,
             expires,
             name,
+            send,
         } => {
             let role = Role::from_name(&role).ok_or_else(|| {
                 fail(format!(
@@ -290,6 +408,7 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
                 role_id: role.id(),
                 tenant_id: tenant.id.0,
                 expires_hours,
+                send_email: send,
             };
             let issued = tether.create_invite(operator, input).await?;
             eprintln!(
@@ -300,6 +419,9 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
                 tenant.name,
                 issued.invite.expires_at.to_date_time()
             );
+            if issued.invite.delivery.is_some() {
+                eprintln!("The link is queued to be e-mailed; a running `tether serve` sends it.");
+            }
             println!("{}", issued.link);
             Ok(())
         }
@@ -373,7 +495,7 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
             println!("Invite {id} is revoked; its link no longer works.");
             Ok(())
         }
-        InviteCommand::Reissue { id, expires } => {
+        InviteCommand::Reissue { id, expires, send } => {
             let hours = match expires {
                 Some(expires) => Some(
                     Expiry::parse_short(&expires)
@@ -383,7 +505,7 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
                 None => None,
             };
             let issued = tether
-                .reissue_invite(operator, InviteId(id), hours.map(i64::from))
+                .reissue_invite(operator, InviteId(id), hours.map(i64::from), send)
                 .await?;
             eprintln!(
                 "Invite {} replaces invite {id}, valid until {}:",

@@ -31,6 +31,21 @@ pub struct Cli {
     )]
     pub base_url: String,
 
+    /// Send e-mail through this SMTP server: smtp://user:pass@host:587 (STARTTLS
+    /// required), smtps://host:465 (TLS), or smtp://127.0.0.1:25?tls=none (this machine only).
+    #[arg(long, env = "TETHER_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The address e-mail is sent from, e.g. noreply@atechsolutions.org; noreply@ the base
+    /// URL's host if not given.
+    #[arg(long, env = "TETHER_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+
+    /// Write each e-mail as an .eml file into this folder instead of sending it (for
+    /// development and demos; --smtp-url wins when both are given).
+    #[arg(long, env = "TETHER_MAIL_DIR", global = true)]
+    pub mail_dir: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -50,6 +65,37 @@ pub enum Command {
     /// Create, list, revoke and re-issue invite links.
     #[command(subcommand)]
     Invite(InviteCommand),
+    /// Check the e-mail settings.
+    #[command(subcommand)]
+    Mail(MailCommand),
+    /// See and retry what Tether sends.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Send one test message through the configured transport and say whether the server
+    /// accepted it.
+    Test {
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List messages, newest first.
+    List {
+        /// queued, sending, sent or failed; all if not given.
+        #[arg(long)]
+        state: Option<String>,
+        /// email or webhook; both if not given.
+        #[arg(long)]
+        kind: Option<String>,
+    },
+    /// Retry a message now, with a fresh schedule.
+    Retry { id: i64 },
 }
 
 #[derive(Debug, Args)]
@@ -58,7 +104,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TETHER_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// Also create two branded sample clients, each with a pending invite.
+    /// Also create two branded sample clients, each with a pending invite; e-mail goes to
+    /// ./mail unless --smtp-url or --mail-dir says otherwise.
     #[arg(long)]
     pub demo: bool,
 
@@ -151,6 +198,9 @@ pub enum InviteCommand {
         /// A name to pre-fill on the setup page.
         #[arg(long)]
         name: Option<String>,
+        /// Also e-mail the link to EMAIL (a running `tether serve` delivers it).
+        #[arg(long)]
+        send: bool,
     },
     /// List invites, newest first.
     List {
@@ -171,5 +221,8 @@ pub enum InviteCommand {
         /// 24h, 3d or 7d; the original period if not given.
         #[arg(long)]
         expires: Option<String>,
+        /// Also e-mail the new link (a running `tether serve` delivers it).
+        #[arg(long)]
+        send: bool,
     },
 }

@@ -6,6 +6,7 @@
 use prometheus_client::encoding::prometheus_text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
@@ -30,6 +31,7 @@ type RouteLabels = [(&'static str, Label); 2];
 /// A label value: a fixed word (method, status) or a route template, never client input.
 type Label = std::borrow::Cow<'static, str>;
 type ReasonLabel = [(&'static str, &'static str); 1];
+type KindLabels = [(&'static str, &'static str); 2];
 
 fn latency_histogram() -> Histogram {
     // 0.5 ms to about 4 s.
@@ -46,6 +48,9 @@ pub struct Metrics {
     pub invites_revoked: Counter,
     accept_refusals: Family<ReasonLabel, Counter>,
     pub sign_in_failures: Counter,
+    outbox_messages: Family<KindLabels, Gauge>,
+    outbox_attempts: Family<KindLabels, Counter>,
+    outbox_oldest_due: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -60,6 +65,9 @@ impl Default for Metrics {
         let invites_revoked = Counter::default();
         let accept_refusals = Family::<ReasonLabel, Counter>::default();
         let sign_in_failures = Counter::default();
+        let outbox_messages = Family::<KindLabels, Gauge>::default();
+        let outbox_attempts = Family::<KindLabels, Counter>::default();
+        let outbox_oldest_due = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         registry.register(
             "http_requests",
             "HTTP requests by method, route template and status",
@@ -95,6 +103,21 @@ impl Default for Metrics {
             "Failed sign-ins",
             sign_in_failures.clone(),
         );
+        registry.register(
+            "outbox_messages",
+            "Outbox messages by kind and state (read from the database when scraped)",
+            outbox_messages.clone(),
+        );
+        registry.register(
+            "outbox_delivery_attempts",
+            "Delivery attempts this process made, by kind and outcome (sent, retry, failed)",
+            outbox_attempts.clone(),
+        );
+        registry.register(
+            "outbox_oldest_due_seconds",
+            "How long the oldest due outbox message has waited; 0 when none is due",
+            outbox_oldest_due.clone(),
+        );
         Self {
             registry,
             requests,
@@ -104,6 +127,9 @@ impl Default for Metrics {
             invites_revoked,
             accept_refusals,
             sign_in_failures,
+            outbox_messages,
+            outbox_attempts,
+            outbox_oldest_due,
         }
     }
 }
@@ -130,6 +156,25 @@ impl Metrics {
         self.accept_refusals
             .get_or_create(&[("reason", reason)])
             .inc();
+    }
+
+    /// Counts one delivery attempt: `kind` is `email` or `webhook`, `outcome` `sent`,
+    /// `retry` or `failed`.
+    pub fn delivery_attempted(&self, kind: &'static str, outcome: &'static str) {
+        self.outbox_attempts
+            .get_or_create(&[("kind", kind), ("outcome", outcome)])
+            .inc();
+    }
+
+    /// The outbox as the database has it now: messages by kind and state, and the age of
+    /// the oldest due one. Every kind and state is set, so a series falls to 0, not away.
+    pub fn set_outbox(&self, counts: &[(&'static str, &'static str, i64)], oldest_due_secs: f64) {
+        for (kind, state, count) in counts {
+            self.outbox_messages
+                .get_or_create(&[("kind", *kind), ("state", *state)])
+                .set(*count);
+        }
+        self.outbox_oldest_due.set(oldest_due_secs);
     }
 
     pub fn render(&self) -> String {

@@ -40,6 +40,8 @@ pub enum Action {
     SeeUsers,
     ManageUsers,
     ReadAudit,
+    /// See and retry what the outbox sends (delivery.md §8).
+    SeeOutbox,
 }
 
 /// How far an action reaches for a role.
@@ -62,9 +64,14 @@ pub fn reach(role: Role, action: Action) -> Reach {
         (SeeTenants | SeeUsers, MspAdmin | MspTechnician) => AllTenants,
         (SeeTenants | SeeUsers, ClientAdmin | ClientUser) => OwnTenant,
 
-        (Invite | SeeInvites | RevokeInvites | ManageUsers | ReadAudit, MspAdmin) => AllTenants,
-        (Invite | SeeInvites | RevokeInvites | ManageUsers | ReadAudit, ClientAdmin) => OwnTenant,
-        (Invite | SeeInvites | RevokeInvites | ManageUsers | ReadAudit, _) => Nothing,
+        (Invite | SeeInvites | RevokeInvites | ManageUsers | ReadAudit | SeeOutbox, MspAdmin) => {
+            AllTenants
+        }
+        (
+            Invite | SeeInvites | RevokeInvites | ManageUsers | ReadAudit | SeeOutbox,
+            ClientAdmin,
+        ) => OwnTenant,
+        (Invite | SeeInvites | RevokeInvites | ManageUsers | ReadAudit | SeeOutbox, _) => Nothing,
     }
 }
 

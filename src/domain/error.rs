@@ -118,6 +118,8 @@ pub enum Conflict {
     InviteNotRevocable,
     SlugTaken,
     LastAdmin,
+    /// An outbox message that is being sent or was sent cannot be retried.
+    MessageNotRetryable,
 }
 
 impl Conflict {
@@ -128,6 +130,7 @@ impl Conflict {
             Self::InviteNotRevocable => "invite_not_revocable",
             Self::SlugTaken => "slug_taken",
             Self::LastAdmin => "last_admin",
+            Self::MessageNotRetryable => "message_not_retryable",
         }
     }
 }
@@ -142,6 +145,9 @@ impl fmt::Display for Conflict {
             Self::InviteNotRevocable => "this invite is no longer open: it has been accepted or revoked, so it cannot be changed",
             Self::SlugTaken => "another client already uses this address",
             Self::LastAdmin => "this would leave no active MSP admin",
+            Self::MessageNotRetryable => {
+                "this message is being sent or was already sent, so there is nothing to retry"
+            }
         })
     }
 }

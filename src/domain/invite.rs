@@ -12,6 +12,7 @@ use super::clock::Timestamp;
 use super::email::Email;
 use super::error::{Conflict, Error, FieldError, FieldErrors, Gone, Result};
 use super::name::Name;
+use super::outbox::{email_not_configured, Delivery, Inviter};
 use super::page::{Page, PageRequest};
 use super::password::Password;
 use super::role::Role;
@@ -205,6 +206,9 @@ pub struct Invite {
     pub revoked_at: Option<Timestamp>,
     pub revoked_by: Option<UserId>,
     pub revoke_reason: Option<RevokeReason>,
+    /// How its e-mail is doing, if it was e-mailed. Not read where nobody shows it (the
+    /// invite link's own page), so `None` there.
+    pub delivery: Option<Delivery>,
 }
 
 impl Invite {
@@ -230,6 +234,8 @@ pub struct NewInvite {
     pub role_id: i64,
     pub tenant_id: i64,
     pub expires_hours: Option<i64>,
+    /// E-mail the link to the invitee (delivery.md §9).
+    pub send_email: bool,
 }
 
 /// A created invite with its token, shown this once, and its link.
@@ -286,6 +292,9 @@ impl Tether {
     /// it, otherwise the request is refused.
     pub async fn create_invite(&self, actor: &Actor, input: NewInvite) -> Result<IssuedInvite> {
         let scope = self.scope_or_refuse(actor, Action::Invite).await?;
+        if input.send_email && !self.mail_enabled() {
+            return Err(email_not_configured());
+        }
         let requested_role = Role::from_id(input.role_id);
         let beyond_ceiling = requested_role.is_some_and(|role| !actor.may_grant(role));
         if !scope.includes(TenantId(input.tenant_id)) || beyond_ceiling {
@@ -349,6 +358,7 @@ impl Tether {
             role,
             tenant,
             expiry,
+            send_email: input.send_email,
         };
         let mut attempt = 0;
         loop {
@@ -374,8 +384,12 @@ impl Tether {
         actor: &Actor,
         id: InviteId,
         expires_hours: Option<i64>,
+        send_email: bool,
     ) -> Result<IssuedInvite> {
         let old = self.revocable_invite(actor, id).await?;
+        if send_email && !self.mail_enabled() {
+            return Err(email_not_configured());
+        }
         if matches!(old.status, InviteStatus::Accepted | InviteStatus::Revoked) {
             return Err(Error::Conflict(Conflict::InviteNotRevocable));
         }
@@ -395,6 +409,8 @@ impl Tether {
             role: old.role,
             tenant,
             expiry,
+            // The first-admin link has no address to send it to.
+            send_email: send_email && old.email.is_some(),
         };
         self.issue(actor, &draft, Some(&old)).await
     }
@@ -407,6 +423,10 @@ impl Tether {
         draft: &Draft,
         replacing: Option<&Invite>,
     ) -> Result<IssuedInvite> {
+        let sealer = match (&draft.email, draft.send_email) {
+            (Some(_), true) => Some(self.sealer().await?),
+            _ => None,
+        };
         let now = self.now();
         let mut tx = self.db.begin().await?;
         if let Some(email) = &draft.email {
@@ -447,6 +467,7 @@ impl Tether {
                 )
                 .target(Target::Invite(open.id.0));
                 store::audit::insert(&mut tx, &event).await?;
+                store::outbox::erase_sealed_for_invite(&mut tx, open.id).await?;
                 superseded = Some(open.id.0);
             } else if replacing.is_some() {
                 // Accepted or revoked since we looked: a re-issue has nothing left to replace.
@@ -462,6 +483,7 @@ impl Tether {
         }
 
         let token = Token::generate()?;
+        let expires_at = now.plus(draft.expiry.duration());
         let id = store::invites::insert(
             &mut tx,
             store::invites::NewInvite {
@@ -472,10 +494,37 @@ impl Tether {
                 tenant_id: draft.tenant.id,
                 created_by: actor.user_id,
                 created_at: now,
-                expires_at: now.plus(draft.expiry.duration()),
+                expires_at,
             },
         )
         .await?;
+        let emailed = match (&draft.email, sealer) {
+            (Some(email), Some(sealer)) => {
+                let inviter = match actor.user_id {
+                    Some(user) => store::users::by_id(&mut tx, user).await?,
+                    None => None,
+                };
+                self.enqueue_invite_email(
+                    &mut tx,
+                    sealer,
+                    id,
+                    &draft.tenant,
+                    email,
+                    draft.name.as_ref().map(Name::as_str),
+                    draft.role.label(),
+                    inviter.as_ref().map(|user| Inviter {
+                        name: Some(user.name.as_str()),
+                        email: &user.email,
+                    }),
+                    &token,
+                    expires_at,
+                    now,
+                )
+                .await?;
+                true
+            }
+            _ => false,
+        };
         let event = NewAuditEvent::by(
             actor,
             now,
@@ -488,6 +537,7 @@ impl Tether {
             "role": draft.role.name(),
             "expires_hours": draft.expiry.hours(),
             "supersedes": superseded,
+            "send_email": emailed,
         }));
         store::audit::insert(&mut tx, &event).await?;
         let invite = store::invites::by_id(&mut tx, id, now)
@@ -495,6 +545,9 @@ impl Tether {
             .ok_or(Error::NotFound("invite"))?;
         tx.commit().await?;
         self.metrics.invites_created.inc();
+        if emailed {
+            self.wake_delivery();
+        }
         let link = self
             .base_url
             .invite_link(draft.tenant.slug.as_ref(), &token);
@@ -532,6 +585,7 @@ impl Tether {
         )
         .target(Target::Invite(id.0));
         store::audit::insert(&mut tx, &event).await?;
+        store::outbox::erase_sealed_for_invite(&mut tx, id).await?;
         tx.commit().await?;
         self.metrics.invites_revoked.inc();
         Ok(())
@@ -686,6 +740,7 @@ impl Tether {
         )
         .await?;
         store::invites::record_accepted_user(&mut tx, invite.id, user_id).await?;
+        store::outbox::erase_sealed_for_invite(&mut tx, invite.id).await?;
         if invite.role == Role::MspAdmin {
             end_first_admin_links(&mut tx, invite.tenant_id, now).await?;
         }
@@ -777,6 +832,7 @@ struct Draft {
     role: Role,
     tenant: Tenant,
     expiry: Expiry,
+    send_email: bool,
 }
 
 /// The partial unique index refused a second open invite: a concurrent create won the race.

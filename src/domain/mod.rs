@@ -11,10 +11,13 @@ pub mod email;
 pub mod error;
 pub mod invite;
 pub mod links;
+pub mod mail;
 pub mod name;
+pub mod outbox;
 pub mod page;
 pub mod password;
 pub mod role;
+pub mod seal;
 pub mod session;
 pub mod setup;
 pub mod tenant;
@@ -25,7 +28,9 @@ use std::sync::Arc;
 
 use self::clock::{Clock, Timestamp};
 use self::links::BaseUrl;
+use self::mail::Mailer;
 use self::password::PasswordHasher;
+use self::seal::Sealer;
 use crate::store::Db;
 use crate::telemetry::Metrics;
 
@@ -38,6 +43,12 @@ pub struct Tether {
     base_url: BaseUrl,
     metrics: Arc<Metrics>,
     sites: Arc<tenant::Sites>,
+    /// Where e-mail goes; `None` when e-mail is not set up.
+    mailer: Option<Arc<Mailer>>,
+    /// Seals tokens in the outbox; its key is read from the database on first use.
+    sealer: Arc<tokio::sync::OnceCell<Sealer>>,
+    /// Wakes this process's delivery worker when a message was enqueued.
+    delivery_due: Arc<tokio::sync::Notify>,
 }
 
 impl Tether {
@@ -54,7 +65,16 @@ impl Tether {
             base_url,
             metrics: Arc::new(Metrics::default()),
             sites: Arc::default(),
+            mailer: None,
+            sealer: Arc::default(),
+            delivery_due: Arc::default(),
         }
+    }
+
+    /// The same service, sending e-mail through `mailer`.
+    pub fn with_mailer(mut self, mailer: Option<Mailer>) -> Self {
+        self.mailer = mailer.map(Arc::new);
+        self
     }
 
     /// The counters `/metrics` exposes; the domain counts its own events here.

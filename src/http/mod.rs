@@ -142,6 +142,9 @@ fn method_label(method: &Method) -> &'static str {
 
 /// Prometheus text format.
 async fn metrics(State(state): State<AppState>) -> Response {
+    if let Err(error) = state.tether.refresh_outbox_metrics().await {
+        tracing::warn!(%error, "the outbox could not be read for /metrics");
+    }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         state.tether.metrics().render(),

@@ -5,6 +5,7 @@
 use rusqlite::OptionalExtension;
 use sqlx::FromRow;
 
+use super::outbox::DeliveryRow;
 use super::tenants::TenantRow;
 use super::{Bind, Conn, Db, Filters, Result};
 use crate::domain::actor::TenantScope;
@@ -29,11 +30,32 @@ macro_rules! invite_columns {
     };
 }
 
-const SELECT_INVITE: &str = concat!(
-    "SELECT ",
-    invite_columns!(),
-    " FROM invites i LEFT JOIN users c ON c.id = i.created_by"
-);
+/// An invite with how its e-mail is doing (`outbox::DELIVERY_COLUMNS`).
+fn select_invite() -> String {
+    format!(
+        "SELECT {}, {} FROM invites i LEFT JOIN users c ON c.id = i.created_by {}",
+        invite_columns!(),
+        super::outbox::DELIVERY_COLUMNS,
+        super::outbox::DELIVERY_JOIN
+    )
+}
+
+#[derive(FromRow)]
+struct ListedRow {
+    #[sqlx(flatten)]
+    invite: InviteRow,
+    #[sqlx(flatten)]
+    delivery: DeliveryRow,
+}
+
+impl ListedRow {
+    fn into_invite(self, now: Timestamp) -> Invite {
+        Invite {
+            delivery: self.delivery.into_delivery(),
+            ..self.invite.into_invite(now)
+        }
+    }
+}
 
 #[derive(FromRow)]
 struct InviteRow {
@@ -99,6 +121,7 @@ impl InviteRow {
             revoked_at,
             revoked_by: self.revoked_by.map(UserId),
             revoke_reason,
+            delivery: None,
         }
     }
 }
@@ -133,8 +156,8 @@ pub async fn insert(conn: &mut Conn, invite: NewInvite<'_>) -> Result<InviteId> 
 }
 
 pub async fn by_id(conn: &mut Conn, id: InviteId, now: Timestamp) -> Result<Option<Invite>> {
-    let sql = format!("{SELECT_INVITE} WHERE i.id = $1");
-    let row: Option<InviteRow> = sqlx::query_as(&sql).bind(id.0).fetch_optional(conn).await?;
+    let sql = format!("{} WHERE i.id = $1", select_invite());
+    let row: Option<ListedRow> = sqlx::query_as(&sql).bind(id.0).fetch_optional(conn).await?;
     Ok(row.map(|row| row.into_invite(now)))
 }
 
@@ -218,9 +241,10 @@ pub async fn open_for_email(
     now: Timestamp,
 ) -> Result<Option<Invite>> {
     let sql = format!(
-        "{SELECT_INVITE} WHERE i.email = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL"
+        "{} WHERE i.email = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL",
+        select_invite()
     );
-    let row: Option<InviteRow> = sqlx::query_as(&sql)
+    let row: Option<ListedRow> = sqlx::query_as(&sql)
         .bind(email.as_str())
         .fetch_optional(conn)
         .await?;
@@ -271,11 +295,12 @@ pub async fn list(
         filters.add("i.id < ?", [Bind::Int(before)]);
     }
     let sql = format!(
-        "{SELECT_INVITE} {} ORDER BY i.id DESC LIMIT {}",
+        "{} {} ORDER BY i.id DESC LIMIT {}",
+        select_invite(),
         filters.where_sql(),
         query.page.limit + 1
     );
-    let rows: Vec<InviteRow> = filters
+    let rows: Vec<ListedRow> = filters
         .bind_all(sqlx::query_as(&sql))
         .fetch_all(conn)
         .await?;

@@ -6,7 +6,8 @@
 //! driver's one limitation, no chrono types, does not touch us: times are stored as
 //! integer Unix milliseconds and flags as nullable timestamps, which both engines decode
 //! identically. Engine differences live in the two migration folders, in `Db::connect` and
-//! `Db::begin` below, and in `direct.rs` (the invite link's lookup read in place on
+//! `Db::begin` below, in the outbox's claim (`outbox.rs`: PostgreSQL skips locked rows),
+//! and in `direct.rs` (the invite link's lookup read in place on
 //! SQLite, with the same SQL text), and nowhere else.
 //!
 //! The store answers in its own error (`error.rs`): a unique constraint the rules give a
@@ -17,6 +18,7 @@ pub mod audit;
 pub mod direct;
 mod error;
 pub mod invites;
+pub mod outbox;
 pub mod secrets;
 pub mod sessions;
 pub mod tenants;
@@ -77,11 +79,13 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 /// crash of the process (product.md §6 asks for durable commits: an invite or account
 /// whose creation was answered must exist afterwards); the busy timeout makes a second
 /// process (say `tether invite create` beside a running server) wait for the write lock
-/// instead of failing.
+/// instead of failing; `secure_delete` overwrites deleted content with zeros, so a token
+/// sealed in the outbox does not linger in the file once it is erased (delivery.md §8).
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = FULL; \
-     PRAGMA foreign_keys = ON;";
+     PRAGMA foreign_keys = ON; \
+     PRAGMA secure_delete = ON;";
 
 /// How long a writer waits for its turn before giving up, as the busy timeout would.
 const WRITE_TURN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -236,6 +240,21 @@ impl Db {
     /// The pool itself, for tests that look at the database directly.
     pub fn reader(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// On SQLite, moves the write-ahead log into the database file and empties it, so that
+    /// bytes erased from the outbox (`secure_delete` zeroes them in the file) do not linger
+    /// in old log frames. It gives up at once, harmlessly, while readers hold the log; a
+    /// later call does it. Nothing to do on PostgreSQL.
+    pub async fn truncate_log_when_idle(&self) {
+        if self.engine == Engine::Sqlite {
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await
+            {
+                tracing::debug!(%error, "the write-ahead log could not be checkpointed now");
+            }
+        }
     }
 
     pub async fn ping(&self) -> Result<()> {

@@ -78,6 +78,43 @@ impl TestApp {
         self.tether.now()
     }
 
+    /// The same app, e-mailing through the SMTP server at `smtp_url`.
+    pub fn with_mail(mut self, smtp_url: &str) -> Self {
+        let settings = tether::domain::mail::MailSettings {
+            smtp_url: Some(smtp_url.to_owned()),
+            mail_from: Some(String::from("noreply@atechsolutions.org")),
+            mail_dir: None,
+        };
+        let mailer = tether::domain::mail::Mailer::from_settings(&settings, "unused@example.com")
+            .expect("valid mail settings");
+        self.tether = self.tether.clone().with_mailer(mailer);
+        self
+    }
+
+    /// Invites `email` into `tenant` as `actor`, e-mailing the link.
+    pub async fn invite_by_mail(
+        &self,
+        actor: &Actor,
+        email: &str,
+        name: Option<&str>,
+        tenant: &Tenant,
+        role: Role,
+    ) -> Result<IssuedInvite, Error> {
+        self.tether
+            .create_invite(
+                actor,
+                NewInvite {
+                    email: email.into(),
+                    name: name.map(str::to_owned),
+                    role_id: role.id(),
+                    tenant_id: tenant.id.0,
+                    expires_hours: None,
+                    send_email: true,
+                },
+            )
+            .await
+    }
+
     pub async fn client(&self, name: &str, slug: &str) -> Tenant {
         self.tether
             .create_tenant(
@@ -108,6 +145,7 @@ impl TestApp {
                     role_id: role.id(),
                     tenant_id: tenant.id.0,
                     expires_hours: None,
+                    send_email: false,
                 },
             )
             .await

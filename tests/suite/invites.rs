@@ -123,6 +123,7 @@ async fn every_invalid_field_is_reported_at_once(app: TestApp) {
                 role_id: Role::ClientUser.id(),
                 tenant_id: acme.id.0,
                 expires_hours: Some(48),
+                send_email: false,
             },
         )
         .await;
@@ -534,6 +535,7 @@ async fn reissue_replaces_the_invite_with_a_fresh_token(app: TestApp) {
                 role_id: Role::ClientAdmin.id(),
                 tenant_id: acme.id.0,
                 expires_hours: Some(24),
+                send_email: false,
             },
         )
         .await
@@ -542,7 +544,7 @@ async fn reissue_replaces_the_invite_with_a_fresh_token(app: TestApp) {
     app.clock.advance(Duration::from_secs(25 * 3600));
     let fresh = app
         .tether
-        .reissue_invite(&app.operator, original.invite.id, None)
+        .reissue_invite(&app.operator, original.invite.id, None, false)
         .await
         .unwrap();
     assert_ne!(fresh.token, original.token);
@@ -567,7 +569,7 @@ async fn reissue_replaces_the_invite_with_a_fresh_token(app: TestApp) {
 
     let longer = app
         .tether
-        .reissue_invite(&app.operator, fresh.invite.id, Some(168))
+        .reissue_invite(&app.operator, fresh.invite.id, Some(168), false)
         .await
         .unwrap();
     assert_eq!(
@@ -587,7 +589,10 @@ async fn reissue_of_accepted_or_revoked_is_refused(app: TestApp) {
         .await
         .unwrap();
     for id in [used.invite.id, revoked.invite.id] {
-        let result = app.tether.reissue_invite(&app.operator, id, None).await;
+        let result = app
+            .tether
+            .reissue_invite(&app.operator, id, None, false)
+            .await;
         assert!(
             matches!(result, Err(Error::Conflict(Conflict::InviteNotRevocable))),
             "{result:?}"

@@ -7,6 +7,7 @@ mod common;
 mod support;
 
 mod invites;
+mod outbox;
 mod permissions;
 mod reliability;
 mod security;

@@ -150,7 +150,7 @@ async fn client_admin_sees_and_revokes_only_their_own_tenants_invites(app: TestA
     ));
     assert!(matches!(
         app.tether
-            .reissue_invite(&w.acme_admin, other.invite.id, None)
+            .reissue_invite(&w.acme_admin, other.invite.id, None, false)
             .await,
         Err(Error::NotFound(_))
     ));

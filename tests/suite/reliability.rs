@@ -220,6 +220,7 @@ mod postgres_only {
                             role_id: Role::ClientUser.id(),
                             tenant_id: acme.id.0,
                             expires_hours: None,
+                            send_email: false,
                         },
                     )
                     .await

@@ -345,6 +345,7 @@ async fn untrusted_text_is_escaped_on_every_page(app: TestApp) {
                 role_id: Role::ClientUser.id(),
                 tenant_id: tenant.id.0,
                 expires_hours: None,
+                send_email: false,
             },
         )
         .await

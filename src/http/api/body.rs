@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use crate::domain::audit::AuditEvent;
 use crate::domain::clock::Timestamp;
 use crate::domain::invite::{Invite, InviteLink, IssuedInvite};
+use crate::domain::outbox::{Delivery, Kind, Message, State};
 use crate::domain::page::Page;
 use crate::domain::role::Role;
 use crate::domain::session::NewSession;
@@ -201,6 +202,89 @@ pub struct InviteBody {
     pub revoked_at: Option<String>,
     pub revoked_by: Option<i64>,
     pub revoke_reason: Option<RevokeReasonBody>,
+    /// How the invite's e-mail is doing; `null` if it was not e-mailed.
+    pub delivery: Option<DeliveryBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatusBody {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl From<State> for DeliveryStatusBody {
+    fn from(state: State) -> Self {
+        match state {
+            State::Queued => Self::Queued,
+            State::Sending => Self::Sending,
+            State::Sent => Self::Sent,
+            State::Failed => Self::Failed,
+        }
+    }
+}
+
+/// An invite e-mail's delivery (api.md "Delivery, recovery, bulk, webhooks").
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryBody {
+    pub status: DeliveryStatusBody,
+    pub attempts: i64,
+    pub sent_at: Option<String>,
+    /// Why the last attempt failed, in a sentence.
+    pub last_error: Option<String>,
+}
+
+impl From<Delivery> for DeliveryBody {
+    fn from(delivery: Delivery) -> Self {
+        Self {
+            status: delivery.state.into(),
+            attempts: delivery.attempts,
+            sent_at: delivery.sent_at.map(time),
+            last_error: delivery.last_error,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKindBody {
+    Email,
+    Webhook,
+}
+
+/// A message in the outbox; never its content's secrets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxMessageBody {
+    pub id: i64,
+    pub kind: MessageKindBody,
+    pub state: DeliveryStatusBody,
+    #[schema(example = "invite 17 to alice@acme.com")]
+    pub subject: String,
+    pub attempts: i64,
+    pub created_at: String,
+    /// `null` once sent or failed.
+    pub next_attempt_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl From<Message> for OutboxMessageBody {
+    fn from(message: Message) -> Self {
+        Self {
+            id: message.id.0,
+            kind: match message.kind {
+                Kind::Email => MessageKindBody::Email,
+                Kind::Webhook => MessageKindBody::Webhook,
+            },
+            state: message.state.into(),
+            subject: message.subject,
+            attempts: message.attempts,
+            created_at: time(message.created_at),
+            next_attempt_at: message.next_attempt_at.map(time),
+            last_error: message.last_error,
+        }
+    }
 }
 
 impl From<Invite> for InviteBody {
@@ -233,6 +317,7 @@ impl From<Invite> for InviteBody {
                 RevokeReason::Revoked => RevokeReasonBody::Revoked,
                 RevokeReason::Superseded => RevokeReasonBody::Superseded,
             }),
+            delivery: invite.delivery.map(DeliveryBody::from),
         }
     }
 }

@@ -31,6 +31,9 @@ pub struct CreateInviteRequest {
     /// 24, 72 or 168; 72 if not given.
     #[schema(example = 72)]
     pub expires_hours: Option<i64>,
+    /// E-mail the link to `email` (422 `email_not_configured` when e-mail is off).
+    #[serde(default)]
+    pub send_email: bool,
 }
 
 fn created(issued: crate::domain::invite::IssuedInvite) -> Response {
@@ -67,6 +70,7 @@ pub async fn create(
         role_id: body.role_id,
         tenant_id: body.tenant_id,
         expires_hours: body.expires_hours,
+        send_email: body.send_email,
     };
     let issued = app
         .tether
@@ -176,6 +180,9 @@ pub async fn revoke(
 pub struct ReissueRequest {
     /// 24, 72 or 168; the original period if not given.
     pub expires_hours: Option<i64>,
+    /// E-mail the new link (422 `email_not_configured` when e-mail is off).
+    #[serde(default)]
+    pub send_email: bool,
 }
 
 /// Issue a fresh link for a pending or expired invite, superseding it.
@@ -198,10 +205,15 @@ pub async fn reissue(
     Path(id): Path<i64>,
     body: Option<Json<ReissueRequest>>,
 ) -> Result<Response, Problem> {
-    let expires_hours = body.and_then(|Json(body)| body.expires_hours);
+    let body = body.map(|Json(body)| body).unwrap_or_default();
     let issued = app
         .tether
-        .reissue_invite(&auth.signed_in.actor, InviteId(id), expires_hours)
+        .reissue_invite(
+            &auth.signed_in.actor,
+            InviteId(id),
+            body.expires_hours,
+            body.send_email,
+        )
         .await?;
     Ok(created(issued))
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod body;
 pub mod extract;
 pub mod invites;
+pub mod outbox;
 pub mod tenants;
 pub mod users;
 
@@ -65,6 +66,8 @@ pub fn router() -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(MAX_LOGO_BYTES)),
         )
         .route("/api/audit-events", get(audit::list))
+        .route("/api/outbox", get(outbox::list))
+        .route("/api/outbox/{id}/retry", post(outbox::retry))
         .route("/api/openapi.json", get(openapi_json))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .method_not_allowed_fallback(method_not_allowed)
@@ -101,6 +104,7 @@ async fn openapi_json() -> impl IntoResponse {
         tenants::roles, tenants::list, tenants::get_one, tenants::create, tenants::update,
         tenants::put_logo, tenants::delete_logo, tenants::get_logo,
         audit::list,
+        outbox::list, outbox::retry,
     ),
     components(schemas(Problem, ProblemField)),
     modifiers(&BearerAuth),
@@ -109,6 +113,7 @@ async fn openapi_json() -> impl IntoResponse {
         (name = "invites", description = "Creating, listing, revoking and re-issuing invites"),
         (name = "invite links", description = "What a recipient's link shows, and accepting it (public)"),
         (name = "users"), (name = "tenants"), (name = "audit"),
+        (name = "outbox", description = "What Tether sends, and retrying it"),
     )
 )]
 pub struct ApiDoc;

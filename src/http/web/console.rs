@@ -19,12 +19,14 @@ use crate::domain::actor::Action;
 use crate::domain::audit::AuditQuery;
 use crate::domain::error::{sentence, Error};
 use crate::domain::invite::{Expiry, InviteId, InviteQuery, IssuedInvite, NewInvite, StatusFilter};
+use crate::domain::outbox::{Delivery, State as MessageState};
 use crate::domain::page::{PageRequest, MAX_LIMIT};
 use crate::domain::role::Role;
 use crate::domain::tenant::{
     NewTenant, Tenant, TenantChanges, TenantId, TenantKind, TenantSummary,
 };
 use crate::domain::user::UserQuery;
+use crate::domain::Tether;
 use crate::http::host::Site;
 use crate::http::AppState;
 
@@ -461,6 +463,8 @@ struct InviteFormPage {
     roles: Vec<(i64, &'static str, bool)>,
     expiries: Vec<(u32, &'static str, bool)>,
     errors: Vec<String>,
+    mail_enabled: bool,
+    send_email: bool,
 }
 
 /// The role and expiry choices, with the one chosen marked.
@@ -497,9 +501,20 @@ pub struct InviteFields {
     pub expires_hours: String,
     #[serde(default)]
     pub msp_staff: Option<String>,
+    /// The "Send the link by e-mail" checkbox: present when checked.
+    #[serde(default)]
+    pub send_email: Option<String>,
 }
 
 impl InviteFields {
+    /// An empty form: "Send the link by e-mail" is checked when e-mail is set up.
+    pub fn fresh(tether: &Tether) -> Self {
+        Self {
+            send_email: tether.mail_enabled().then(|| String::from("1")),
+            ..Self::default()
+        }
+    }
+
     pub fn to_new_invite(&self, tenant_id: i64) -> NewInvite {
         NewInvite {
             email: self.email.clone(),
@@ -508,6 +523,7 @@ impl InviteFields {
             role_id: self.role_id.trim().parse().unwrap_or(0),
             tenant_id,
             expires_hours: Some(self.expires_hours.trim().parse().unwrap_or(0)),
+            send_email: self.send_email.is_some(),
         }
     }
 }
@@ -523,6 +539,8 @@ struct InviteLinkPage {
     expires: String,
     back_href: String,
     back_label: &'static str,
+    /// The link is also on its way by e-mail.
+    emailed: bool,
 }
 
 /// The page that shows a new link once, never cached.
@@ -546,6 +564,7 @@ pub fn link_page(
         expires: issued.invite.expires_at.to_date_time(),
         back_href: back.0.to_owned(),
         back_label: back.1,
+        emailed: issued.invite.delivery.is_some(),
     };
     (
         invite_page_headers(),
@@ -555,6 +574,7 @@ pub fn link_page(
 }
 
 fn client_invite_form(
+    app: &AppState,
     member: &Member,
     client: &Tenant,
     fields: &InviteFields,
@@ -575,6 +595,8 @@ fn client_invite_form(
         ),
         expiries: expiry_choices(fields.expires_hours.parse().ok()),
         errors,
+        mail_enabled: app.tether.mail_enabled(),
+        send_email: fields.send_email.is_some(),
     }
 }
 
@@ -590,8 +612,13 @@ pub async fn client_invite_page(
         .await
     {
         Ok(client) => {
-            let template =
-                client_invite_form(&member, &client, &InviteFields::default(), Vec::new());
+            let template = client_invite_form(
+                &app,
+                &member,
+                &client,
+                &InviteFields::fresh(&app.tether),
+                Vec::new(),
+            );
             member.page(StatusCode::OK, &template)
         }
         Err(error) => refusal(&member.tenant, &error),
@@ -630,7 +657,8 @@ pub async fn client_invite(
             ("/clients", "Back to clients"),
         ),
         Err(error @ (Error::Validation(_) | Error::Conflict(_))) => {
-            let template = client_invite_form(&member, &client, &fields, field_messages(&error));
+            let template =
+                client_invite_form(&app, &member, &client, &fields, field_messages(&error));
             member.page(StatusCode::UNPROCESSABLE_ENTITY, &template)
         }
         Err(error) => refusal(&member.tenant, &error),
@@ -742,12 +770,14 @@ async fn staff_invite_form(
         ),
         expiries: expiry_choices(fields.expires_hours.parse().ok()),
         errors,
+        mail_enabled: app.tether.mail_enabled(),
+        send_email: fields.send_email.is_some(),
     })
 }
 
 /// `GET /users/invite`: the form with the **MSP Staff** checkbox.
 pub async fn staff_invite_page(State(app): State<AppState>, Staff(member): Staff) -> Response {
-    match staff_invite_form(&app, &member, &InviteFields::default(), Vec::new()).await {
+    match staff_invite_form(&app, &member, &InviteFields::fresh(&app.tether), Vec::new()).await {
         Ok(template) => member.page(StatusCode::OK, &template),
         Err(error) => refusal(&member.tenant, &error),
     }
@@ -807,6 +837,11 @@ pub struct InviteRow {
     pub tenant: String,
     pub status: &'static str,
     pub expires: String,
+    /// How its e-mail is doing, for people ("E-mailed 3 Dec 2026, 10:00 UTC"), if it was
+    /// e-mailed; and the state, for styling.
+    pub delivery: Option<(&'static str, String)>,
+    /// Its e-mail failed and can be sent again (a fresh link, e-mailed).
+    pub send_again: bool,
 }
 
 #[derive(Template)]
@@ -853,9 +888,37 @@ pub async fn open_invites(
             tenant: names.get(&i.tenant_id.0).cloned().unwrap_or_default(),
             status: i.status.as_str(),
             expires: i.expires_at.to_date_time(),
+            send_again: app.tether.mail_enabled()
+                && i.delivery
+                    .as_ref()
+                    .is_some_and(|d| d.state == MessageState::Failed),
+            delivery: i.delivery.as_ref().map(delivery_text),
         })
         .collect();
     Ok((rows, page.next_cursor))
+}
+
+/// An invite e-mail's delivery as the pending lists say it.
+pub fn delivery_text(delivery: &Delivery) -> (&'static str, String) {
+    let text = match delivery.state {
+        MessageState::Queued if delivery.attempts > 0 => {
+            String::from("E-mail waiting to be retried")
+        }
+        MessageState::Queued => String::from("E-mail queued"),
+        MessageState::Sending => String::from("E-mail being sent"),
+        MessageState::Sent => match delivery.sent_at {
+            Some(at) => format!("E-mailed {}", at.to_date_time()),
+            None => String::from("E-mailed"),
+        },
+        MessageState::Failed => format!(
+            "E-mail failed: {}",
+            delivery
+                .last_error
+                .as_deref()
+                .unwrap_or("the mail server did not accept it.")
+        ),
+    };
+    (delivery.state.as_str(), text)
 }
 
 /// A list page's place: `?cursor=` as the API's lists take it.
@@ -891,6 +954,9 @@ pub async fn pending_invites(
 pub struct ActionForm {
     #[serde(default)]
     pub csrf_token: String,
+    /// On **Send again**: e-mail the fresh link.
+    #[serde(default)]
+    pub send_email: Option<String>,
 }
 
 /// `POST /users/invites/{id}/revoke`.
@@ -926,7 +992,12 @@ pub async fn reissue(
         return refusal;
     }
     let actor = &member.signed_in.actor;
-    match app.tether.reissue_invite(actor, InviteId(id), None).await {
+    let send_email = form.send_email.is_some();
+    match app
+        .tether
+        .reissue_invite(actor, InviteId(id), None, send_email)
+        .await
+    {
         Ok(issued) => {
             let tenant_name = app
                 .tether

@@ -58,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .route("/audit", get(console::audit))
         .route("/team", get(team::team).post(team::invite))
         .route("/team/invites/{id}/revoke", post(team::revoke))
+        .route("/team/invites/{id}/reissue", post(team::reissue))
         .route("/static/copy.js", get(copy_script))
         .route("/account", get(account::show))
         .route("/account/name", post(account::rename))

@@ -44,6 +44,8 @@ struct TeamPage {
     expiries: Vec<(u32, &'static str, bool)>,
     tenant_id: i64,
     errors: Vec<String>,
+    mail_enabled: bool,
+    send_email: bool,
 }
 
 async fn team_page(
@@ -91,6 +93,8 @@ async fn team_page(
         expiries: expiry_choices(fields.expires_hours.parse().ok()),
         tenant_id: member.tenant.id.0,
         errors,
+        mail_enabled: app.tether.mail_enabled(),
+        send_email: fields.send_email.is_some(),
     })
 }
 
@@ -101,7 +105,15 @@ pub async fn team(
     Query(place): Query<ListPlace>,
 ) -> Response {
     let cursor = place.cursor.as_deref();
-    match team_page(&app, &member, &InviteFields::default(), Vec::new(), cursor).await {
+    match team_page(
+        &app,
+        &member,
+        &InviteFields::fresh(&app.tether),
+        Vec::new(),
+        cursor,
+    )
+    .await
+    {
         Ok(template) => member.page(StatusCode::OK, &template),
         Err(error) => refusal(&member.tenant, &error),
     }
@@ -158,6 +170,38 @@ pub async fn revoke(
         .await
     {
         Ok(()) => (StatusCode::SEE_OTHER, [(LOCATION, "/team")]).into_response(),
+        Err(error) => refusal(&member.tenant, &error),
+    }
+}
+
+/// `POST /team/invites/{id}/reissue`: **Send again** → the new link, e-mailed.
+pub async fn reissue(
+    State(app): State<AppState>,
+    member: Member,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    if let Some(refusal) = member.untrusted_form(&app, &headers, &form.csrf_token) {
+        return refusal;
+    }
+    match app
+        .tether
+        .reissue_invite(
+            &member.signed_in.actor,
+            InviteId(id),
+            None,
+            form.send_email.is_some(),
+        )
+        .await
+    {
+        Ok(issued) => link_page(
+            &member,
+            "/team",
+            &issued,
+            member.tenant.name.to_string(),
+            ("/team", "Back to your team"),
+        ),
         Err(error) => refusal(&member.tenant, &error),
     }
 }

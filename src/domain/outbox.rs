@@ -1,0 +1,685 @@
+//! The outbox (delivery.md §8): everything Tether sends is first a row written in the
+//! transaction of the change that causes it, so a committed change always gets its
+//! messages and a rolled-back one never does. Workers in every `serve` process claim due
+//! messages under a lease, deliver them, record each attempt and retry on the Standard
+//! Webhooks schedule.
+//!
+//! Why our own: the job-queue crates either keep their own pool and so cannot enqueue
+//! inside our sqlx transaction (apalis, fang), or run on PostgreSQL alone (underway,
+//! sqlxmq). What we need is small — one table, one claim query, one schedule — so it is
+//! this module and `store/outbox.rs`.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::actor::{Action, Actor};
+use super::clock::Timestamp;
+use super::email::Email;
+use super::error::{Conflict, Error, FieldError, Result};
+use super::invite::InviteId;
+use super::mail::{self, Branding, InviteLetter, Mailer};
+use super::page::{Page, PageRequest};
+use super::seal::Sealer;
+use super::tenant::{Tenant, TenantId};
+use super::token::Token;
+use super::Tether;
+use crate::store::{self, outbox::Outcome, Conn};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Email,
+    Webhook,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Webhook => "webhook",
+        }
+    }
+
+    pub(crate) fn from_stored(stored: &str) -> Self {
+        if stored == "webhook" {
+            Self::Webhook
+        } else {
+            Self::Email
+        }
+    }
+
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        match input {
+            "email" => Ok(Self::Email),
+            "webhook" => Ok(Self::Webhook),
+            _ => Err(FieldError::new(
+                "kind",
+                "invalid_kind",
+                "kind must be email or webhook.",
+            )),
+        }
+    }
+}
+
+/// `queued` → `sending` → `sent` | `failed`, and back to `queued` for a retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl State {
+    pub const ALL: [State; 4] = [Self::Queued, Self::Sending, Self::Sent, Self::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn from_stored(stored: &str) -> Self {
+        match stored {
+            "sending" => Self::Sending,
+            "sent" => Self::Sent,
+            "failed" => Self::Failed,
+            _ => Self::Queued,
+        }
+    }
+
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == input)
+            .ok_or_else(|| {
+                FieldError::new(
+                    "state",
+                    "invalid_state",
+                    "state must be one of queued, sending, sent or failed.",
+                )
+            })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MessageId(pub i64);
+
+/// A message as the outbox lists it; never with its payload's secrets.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub id: MessageId,
+    pub kind: Kind,
+    pub topic: String,
+    pub tenant_id: Option<TenantId>,
+    pub invite_id: Option<InviteId>,
+    /// What it is about, for people: "invite 17 to alice@acme.com".
+    pub subject: String,
+    pub state: State,
+    pub attempts: i64,
+    pub created_at: Timestamp,
+    /// When it will be tried next; `None` once sent or failed.
+    pub next_attempt_at: Option<Timestamp>,
+    pub sent_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MessageQuery {
+    pub state: Option<State>,
+    pub kind: Option<Kind>,
+    pub page: PageRequest,
+}
+
+/// How an invite's e-mail is doing (the `Invite` object's `delivery`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub state: State,
+    pub attempts: i64,
+    pub sent_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+}
+
+/// What a message says, stored as its payload. Secrets are never here: an invite's token
+/// travels sealed beside it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "letter", rename_all = "snake_case")]
+pub(crate) enum Letter {
+    Invite {
+        to: String,
+        name: Option<String>,
+        role_label: String,
+        inviter_name: Option<String>,
+        inviter_email: Option<String>,
+        expires_at: i64,
+    },
+    Test {
+        to: String,
+    },
+}
+
+impl Letter {
+    fn topic(&self) -> &'static str {
+        match self {
+            Self::Invite { .. } => "invite",
+            Self::Test { .. } => "test",
+        }
+    }
+}
+
+/// Waits after the first attempt, after the second, …: the Standard Webhooks schedule
+/// (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h), ten attempts in about three
+/// days. A message whose tenth attempt fails has failed.
+pub const RETRY_SCHEDULE: [Duration; 9] = [
+    Duration::from_secs(5),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(10 * 3600),
+    Duration::from_secs(14 * 3600),
+    Duration::from_secs(20 * 3600),
+    Duration::from_secs(24 * 3600),
+];
+
+/// Each wait is stretched or shortened by up to this fraction, so that messages that
+/// failed together are not retried together.
+pub const JITTER: f64 = 0.1;
+
+/// How long a claim holds a message; one attempt takes at most the SMTP timeout (20 s).
+pub const LEASE: Duration = Duration::from_secs(60);
+
+/// Messages claimed at once by one worker.
+const BATCH: i64 = 32;
+
+/// How often an idle worker looks for work that another process enqueued.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// How long a stopping worker lets its attempts in flight finish.
+const STOP_GRACE: Duration = Duration::from_secs(8);
+
+/// The wait after `attempts` failed attempts, with its jitter (`spread` in [-1, 1]); `None`
+/// when the schedule is spent.
+pub fn retry_delay(attempts: i64, spread: f64) -> Option<Duration> {
+    let index = usize::try_from(attempts.checked_sub(1)?).ok()?;
+    let base = RETRY_SCHEDULE.get(index)?;
+    Some(base.mul_f64(1.0 + JITTER * spread.clamp(-1.0, 1.0)))
+}
+
+/// A random number in [-1, 1] for the jitter.
+fn spread() -> f64 {
+    let mut bytes = [0u8; 4];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        return 0.0;
+    }
+    f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX) * 2.0 - 1.0
+}
+
+/// The error a refused `send_email` answers with.
+pub fn email_not_configured() -> Error {
+    Error::Validation(vec![FieldError::new(
+        "send_email",
+        "email_not_configured",
+        "E-mail is not set up on this server, so the link cannot be sent; copy it instead.",
+    )])
+}
+
+/// What one attempt came to.
+struct Attempt {
+    id: i64,
+    outcome: Outcome,
+    error: Option<String>,
+    duration_ms: i64,
+}
+
+/// Who an invite is from, for its e-mail's text and `Reply-To`.
+pub(crate) struct Inviter<'a> {
+    pub name: Option<&'a str>,
+    pub email: &'a Email,
+}
+
+impl Tether {
+    /// Whether e-mail is set up, so that links can be sent.
+    pub fn mail_enabled(&self) -> bool {
+        self.mailer.is_some()
+    }
+
+    /// Where mail goes, for people; `None` when e-mail is off.
+    pub fn mail_transport(&self) -> Option<&str> {
+        self.mailer.as_deref().map(Mailer::describe)
+    }
+
+    /// The key tokens in transit are sealed under, made at first start. Read it before
+    /// beginning a transaction that enqueues: on SQLite its first read, on a connection of
+    /// its own, would wait for that transaction's write lock.
+    pub(crate) async fn sealer(&self) -> Result<&Sealer> {
+        self.sealer
+            .get_or_try_init(|| async {
+                let fresh = Sealer::fresh_key()?;
+                let mut conn = self.db.read().await?;
+                let key =
+                    store::secrets::get_or_create(&mut conn, "outbox_sealing_key", &fresh).await?;
+                Sealer::new(&key)
+            })
+            .await
+    }
+
+    /// Writes an invite's e-mail into the outbox inside the invite's own transaction, its
+    /// token sealed.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn enqueue_invite_email(
+        &self,
+        tx: &mut Conn,
+        sealer: &Sealer,
+        invite: InviteId,
+        tenant: &Tenant,
+        to: &Email,
+        name: Option<&str>,
+        role_label: &str,
+        inviter: Option<Inviter<'_>>,
+        token: &Token,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
+        let sealed = sealer.seal(token, &seal_context(invite))?;
+        let letter = Letter::Invite {
+            to: to.as_str().to_owned(),
+            name: name.map(str::to_owned),
+            role_label: role_label.to_owned(),
+            inviter_name: inviter.as_ref().and_then(|i| i.name.map(str::to_owned)),
+            inviter_email: inviter.as_ref().map(|i| i.email.as_str().to_owned()),
+            expires_at: expires_at.millis(),
+        };
+        let subject = format!("invite {} to {}", invite.0, to.as_str());
+        self.enqueue(
+            tx,
+            &letter,
+            Some(tenant.id),
+            Some(invite),
+            &subject,
+            Some(sealed),
+            now,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn enqueue(
+        &self,
+        tx: &mut Conn,
+        letter: &Letter,
+        tenant: Option<TenantId>,
+        invite: Option<InviteId>,
+        subject: &str,
+        sealed: Option<Vec<u8>>,
+        now: Timestamp,
+    ) -> Result<()> {
+        let payload = serde_json::to_string(letter)
+            .map_err(|e| Error::Internal(format!("an outbox payload did not serialise: {e}")))?;
+        store::outbox::insert(
+            tx,
+            store::outbox::NewMessage {
+                kind: Kind::Email,
+                topic: letter.topic(),
+                tenant_id: tenant,
+                invite_id: invite,
+                subject,
+                payload: &payload,
+                sealed,
+                due_at: now,
+                now,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Tells this process's worker that a message is due, once its transaction committed.
+    pub(crate) fn wake_delivery(&self) {
+        self.delivery_due.notify_one();
+    }
+
+    /// One round of delivery: claims what is due, attempts it, records each outcome. Returns
+    /// how many messages it attempted. Tests call it with a manual clock; `run_delivery`
+    /// calls it in a loop.
+    pub async fn deliver_due(&self) -> Result<usize> {
+        let Some(mailer) = self.mailer.clone() else {
+            return Ok(0);
+        };
+        let now = self.now();
+        let claimed = {
+            let mut tx = self.db.begin().await?;
+            store::outbox::erase_sealed_of_expired(&mut tx, now).await?;
+            let claimed =
+                store::outbox::claim(&mut tx, self.db.engine(), now, now.plus(LEASE), BATCH)
+                    .await?;
+            tx.commit().await?;
+            claimed
+        };
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let count = claimed.len();
+        let mut attempts = tokio::task::JoinSet::new();
+        for message in claimed {
+            let tether = self.clone();
+            let mailer = mailer.clone();
+            attempts.spawn(async move { tether.attempt(&mailer, message).await });
+        }
+        let mut finished = Vec::with_capacity(count);
+        while let Some(done) = attempts.join_next().await {
+            match done {
+                Ok(attempt) => finished.push(attempt),
+                Err(error) => tracing::error!(%error, "a delivery attempt panicked"),
+            }
+        }
+        self.record_attempts(&finished).await?;
+        Ok(count)
+    }
+
+    async fn record_attempts(&self, finished: &[Attempt]) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        for attempt in finished {
+            store::outbox::finish(
+                &mut tx,
+                attempt.id,
+                attempt.outcome,
+                attempt.error.as_deref(),
+                attempt.duration_ms,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        for attempt in finished {
+            let outcome = match attempt.outcome {
+                Outcome::Sent => "sent",
+                Outcome::Retry(_) => "retry",
+                Outcome::Failed => "failed",
+            };
+            self.metrics.delivery_attempted("email", outcome);
+        }
+        // Erased bytes can linger in SQLite's write-ahead log until it is checkpointed.
+        if finished.iter().any(|a| a.outcome == Outcome::Sent) {
+            self.db.truncate_log_when_idle().await;
+        }
+        Ok(())
+    }
+
+    /// Attempts one claimed message.
+    async fn attempt(&self, mailer: &Mailer, message: store::outbox::Claimed) -> Attempt {
+        let started = Instant::now();
+        let result = self.send_claimed(mailer, &message).await;
+        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let (outcome, error) = match result {
+            Ok(()) => (Outcome::Sent, None),
+            Err(failure) if failure.permanent => (Outcome::Failed, Some(failure.sentence)),
+            Err(failure) => match retry_delay(message.attempts, spread()) {
+                Some(wait) => (
+                    Outcome::Retry(self.now().plus(wait)),
+                    Some(failure.sentence),
+                ),
+                None => (
+                    Outcome::Failed,
+                    Some(format!(
+                        "Gave up after {} attempts over three days. {}",
+                        message.attempts, failure.sentence
+                    )),
+                ),
+            },
+        };
+        Attempt {
+            id: message.id,
+            outcome,
+            error,
+            duration_ms,
+        }
+    }
+
+    async fn send_claimed(
+        &self,
+        mailer: &Mailer,
+        message: &store::outbox::Claimed,
+    ) -> Result<(), mail::SendFailure> {
+        let permanent = |sentence: String| mail::SendFailure {
+            permanent: true,
+            sentence,
+        };
+        let transient = |error: Error| {
+            tracing::warn!(%error, "an outbox message could not be prepared");
+            mail::SendFailure {
+                permanent: false,
+                sentence: String::from("Tether could not prepare the message; it will try again."),
+            }
+        };
+        let letter: Letter = serde_json::from_str(&message.payload)
+            .map_err(|e| permanent(format!("The message is not readable: {e}.")))?;
+        let tenant_id = message.tenant_id.map(TenantId);
+        let (tenant, logo) = self.branding_of(tenant_id).await.map_err(transient)?;
+        let branding = Branding {
+            tenant: &tenant,
+            logo: logo.as_ref(),
+        };
+        let message_id = mail::message_id(
+            message.id,
+            Timestamp::from_millis(message.created_at),
+            mailer.from_address(),
+        );
+        let built = match &letter {
+            Letter::Invite {
+                to,
+                name,
+                role_label,
+                inviter_name,
+                inviter_email,
+                expires_at,
+            } => {
+                let invite = InviteId(message.invite_id.unwrap_or_default());
+                let Some(sealed) = &message.sealed else {
+                    return Err(permanent(String::from(
+                        "The invite is no longer pending, so its link was not sent; re-issue it to send a new one.",
+                    )));
+                };
+                let token = self
+                    .sealer()
+                    .await
+                    .map_err(transient)?
+                    .open(sealed, &seal_context(invite))
+                    .map_err(|_| {
+                        permanent(String::from(
+                            "The link could not be unsealed (the server's key changed); re-issue the invite.",
+                        ))
+                    })?;
+                let link = self.base_url.invite_link(tenant.slug.as_ref(), &token);
+                let inviter = match (inviter_name, inviter_email) {
+                    (Some(name), Some(email)) => Some((name.as_str(), email.as_str())),
+                    (None, Some(email)) => Some((email.as_str(), email.as_str())),
+                    _ => None,
+                };
+                mail::invite_message(
+                    mailer,
+                    &branding,
+                    &InviteLetter {
+                        to,
+                        name: name.as_deref(),
+                        role_label,
+                        inviter,
+                        link: &link,
+                        expires_at: Timestamp::from_millis(*expires_at),
+                    },
+                    message_id,
+                )
+            }
+            Letter::Test { to } => mail::test_message(mailer, &branding, to, message_id),
+        }
+        .map_err(permanent)?;
+        mailer.send(built, &format!("outbox-{}", message.id)).await
+    }
+
+    /// A tenant's branding for a message: the tenant (the MSP when none is named) and its
+    /// logo.
+    async fn branding_of(
+        &self,
+        tenant: Option<TenantId>,
+    ) -> Result<(Tenant, Option<store::tenants::LogoFile>)> {
+        let mut conn = self.db.read().await?;
+        let tenant = match tenant {
+            Some(id) => store::tenants::by_id(&mut conn, id).await?,
+            None => store::tenants::msp(&mut conn).await?,
+        }
+        .ok_or(Error::NotFound("tenant"))?;
+        let logo = store::tenants::logo(&mut conn, tenant.id).await?;
+        Ok((tenant, logo))
+    }
+
+    /// Delivers until `stop` turns true: a round whenever a message is due, woken early when
+    /// this process enqueues one. On stop it claims nothing more, lets the attempts in
+    /// flight finish within a grace period, and gives back what it could not finish.
+    pub async fn run_delivery(&self, mut stop: watch::Receiver<bool>) {
+        if self.mailer.is_none() {
+            return;
+        }
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let round = self.deliver_due();
+            tokio::pin!(round);
+            let attempted = tokio::select! {
+                done = &mut round => done,
+                _ = stop.changed() => {
+                    match tokio::time::timeout(STOP_GRACE, round).await {
+                        Ok(_) => {}
+                        Err(_) => tracing::warn!("delivery attempts did not finish before shutdown; their messages will be claimed again"),
+                    }
+                    return;
+                }
+            };
+            let wait = match attempted {
+                Ok(0) => IDLE_POLL,
+                Ok(_) => Duration::ZERO,
+                Err(error) => {
+                    tracing::warn!(%error, "the outbox could not be read; trying again shortly");
+                    IDLE_POLL
+                }
+            };
+            if wait > Duration::ZERO {
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = self.delivery_due.notified() => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+    }
+
+    /// Outbox messages the actor may see (client admins: their tenant's e-mails), newest
+    /// first.
+    pub async fn list_outbox(&self, actor: &Actor, query: MessageQuery) -> Result<Page<Message>> {
+        let scope = self.scope_or_refuse(actor, Action::SeeOutbox).await?;
+        let mut conn = self.db.read().await?;
+        let rows = store::outbox::list(&mut conn, scope, &query).await?;
+        Ok(query.page.finish(rows, |message| message.id.0))
+    }
+
+    /// Puts a failed (or waiting) message back in the queue, due now, with a fresh schedule.
+    pub async fn retry_message(&self, actor: &Actor, id: MessageId) -> Result<Message> {
+        let scope = self.scope_or_refuse(actor, Action::SeeOutbox).await?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let message = store::outbox::by_id(&mut tx, id)
+            .await?
+            .filter(|m| match scope {
+                super::actor::TenantScope::All => true,
+                super::actor::TenantScope::Only(own) => {
+                    m.kind == Kind::Email && m.tenant_id == Some(own)
+                }
+            })
+            .ok_or(Error::NotFound("outbox message"))?;
+        if !store::outbox::requeue(&mut tx, id, now).await? {
+            return Err(Error::Conflict(Conflict::MessageNotRetryable));
+        }
+        let message = store::outbox::by_id(&mut tx, message.id)
+            .await?
+            .ok_or(Error::NotFound("outbox message"))?;
+        tx.commit().await?;
+        self.wake_delivery();
+        Ok(message)
+    }
+
+    /// Sends one test message straight through the transport (not the outbox), for
+    /// `tether mail test`: `Ok` with where it went once the server accepted it.
+    pub async fn send_test_mail(&self, to: &str) -> Result<String> {
+        let mailer = self.mailer.clone().ok_or_else(email_not_configured)?;
+        let to = Email::parse(to).map_err(|e| Error::Validation(vec![e]))?;
+        let (tenant, logo) = self.branding_of(None).await?;
+        let branding = Branding {
+            tenant: &tenant,
+            logo: logo.as_ref(),
+        };
+        let now = self.now();
+        let id = format!("<test.{}@{}>", now.millis(), mailer.from_address().domain());
+        let message =
+            mail::test_message(&mailer, &branding, to.as_str(), id).map_err(Error::Internal)?;
+        mailer
+            .send(message, &format!("test-{}", now.millis()))
+            .await
+            .map_err(|failure| Error::Internal(failure.sentence))?;
+        Ok(mailer.describe().to_owned())
+    }
+
+    /// Reads the outbox's state into the metrics, before `/metrics` renders them.
+    pub async fn refresh_outbox_metrics(&self) -> Result<()> {
+        let now = self.now();
+        let mut conn = self.db.read().await?;
+        let rows = store::outbox::counts(&mut conn).await?;
+        let oldest = store::outbox::oldest_due(&mut conn, now).await?;
+        let mut counts = Vec::new();
+        for kind in [Kind::Email, Kind::Webhook] {
+            for state in State::ALL {
+                let count = rows
+                    .iter()
+                    .find(|(k, s, _)| k == kind.as_str() && s == state.as_str())
+                    .map_or(0, |(_, _, n)| *n);
+                counts.push((kind.as_str(), state.as_str(), count));
+            }
+        }
+        let age = oldest.map_or(0.0, |due| {
+            (now.millis() - due.millis()).max(0) as f64 / 1000.0
+        });
+        self.metrics.set_outbox(&counts, age);
+        Ok(())
+    }
+}
+
+/// What a sealed invite token is bound to.
+fn seal_context(invite: InviteId) -> String {
+    format!("invite:{}", invite.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_is_standard_webhooks_with_jitter() {
+        assert_eq!(retry_delay(1, 0.0), Some(Duration::from_secs(5)));
+        assert_eq!(retry_delay(2, 0.0), Some(Duration::from_secs(300)));
+        assert_eq!(retry_delay(9, 0.0), Some(Duration::from_secs(24 * 3600)));
+        assert_eq!(retry_delay(10, 0.0), None);
+        assert_eq!(retry_delay(0, 0.0), None);
+        let total: Duration = RETRY_SCHEDULE.iter().sum();
+        assert!(total > Duration::from_secs(3 * 24 * 3600));
+        assert_eq!(retry_delay(1, 1.0), Some(Duration::from_millis(5500)));
+        assert_eq!(retry_delay(1, -1.0), Some(Duration::from_millis(4500)));
+        for _ in 0..100 {
+            let s = spread();
+            assert!((-1.0..=1.0).contains(&s));
+        }
+    }
+}
