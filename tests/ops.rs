@@ -599,3 +599,258 @@ fn metrics_can_have_a_listener_of_their_own(database: &str) {
 fn metrics_can_have_a_listener_of_their_own_on_sqlite() {
     on_sqlite(metrics_can_have_a_listener_of_their_own);
 }
+
+/// The mail a sink received: (recipient, Message-ID) per message, read by Python's `email`.
+fn received(sink: &support::SmtpSink) -> Vec<(String, String)> {
+    let files = sink.files();
+    if files.is_empty() {
+        return Vec::new();
+    }
+    support::read_mail(&files)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["headers"]["to"][0]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                m["headers"]["message-id"][0]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// How many times each Message-ID arrived.
+fn arrivals(mail: &[(String, String)]) -> std::collections::HashMap<String, usize> {
+    let mut counts = std::collections::HashMap::new();
+    for (_, id) in mail {
+        *counts.entry(id.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Waits up to `seconds` until `done` holds for what the sink received.
+fn wait_for_mail(
+    sink: &support::SmtpSink,
+    seconds: u64,
+    done: impl Fn(&[(String, String)]) -> bool,
+) -> Vec<(String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let mail = received(sink);
+        if done(&mail) || Instant::now() > deadline {
+            return mail;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn mail_env(sink: &support::SmtpSink) -> [(&'static str, String); 2] {
+    [
+        ("TETHER_SMTP_URL", sink.url()),
+        ("TETHER_MAIL_FROM", String::from("noreply@example.com")),
+    ]
+}
+
+/// quality.md Reliability 7: a SIGKILL during a load of invites created with
+/// `send_email`, then a restart: every committed invite's e-mail arrives (each
+/// `Message-ID` at most twice), and none for an invite that was never asked for.
+fn every_committed_invites_mail_arrives_after_a_crash(database: &str) {
+    let sink = support::SmtpSink::start(&[]);
+    let env = mail_env(&sink);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path(), database);
+    let mut server = serve(dir.path(), database, &dir.path().join("before.log"), &env);
+    let admin = sign_in(server.port, "root@example.com", PASSWORD);
+    create_invite(server.port, &admin, "warmup@acme.com");
+    let port = server.port;
+
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (asked, answered) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|worker| {
+                let (admin, stop) = (&admin, &stop);
+                scope.spawn(move || {
+                    let (mut asked, mut answered) = (Vec::new(), Vec::new());
+                    for n in 0.. {
+                        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                            break;
+                        }
+                        let email = format!("m{worker}n{n}@acme.com");
+                        let body = serde_json::json!({"email": email, "role_id": 4, "tenant_id": 2, "send_email": true})
+                            .to_string();
+                        asked.push(email.clone());
+                        let auth = format!("Bearer {admin}");
+                        let headers = [
+                            ("Authorization", auth.as_str()),
+                            ("Content-Type", "application/json"),
+                        ];
+                        if let Some((201, _)) = http(port, "POST", "/api/invites", &headers, &body) {
+                            answered.push(email);
+                        }
+                    }
+                    (asked, answered)
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(1500));
+        Command::new("kill")
+            .args(["-KILL", &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        let _ = server.child.wait();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        workers.into_iter().map(|w| w.join().unwrap()).fold(
+            (Vec::new(), Vec::new()),
+            |(mut a, mut b), (wa, wb)| {
+                a.extend(wa);
+                b.extend(wb);
+                (a, b)
+            },
+        )
+    });
+    assert!(!answered.is_empty(), "the load ran");
+
+    let _restarted = serve(dir.path(), database, &dir.path().join("after.log"), &env);
+    let mail = wait_for_mail(&sink, 90, |mail| {
+        answered
+            .iter()
+            .all(|email| mail.iter().any(|(to, _)| to == email))
+    });
+    for email in &answered {
+        assert!(
+            mail.iter().any(|(to, _)| to == email),
+            "the invite for {email} was answered 201 but its e-mail never arrived"
+        );
+    }
+    for (to, _) in &mail {
+        assert!(asked.contains(to), "a message to {to}, whom nobody invited");
+    }
+    for (id, times) in arrivals(&mail) {
+        assert!(times <= 2, "{id} arrived {times} times");
+    }
+}
+
+#[test]
+fn every_committed_invites_mail_arrives_after_sigkill_on_sqlite() {
+    on_sqlite(every_committed_invites_mail_arrives_after_a_crash);
+}
+
+#[test]
+fn every_committed_invites_mail_arrives_after_sigkill_on_postgres() {
+    on_postgres("ops", every_committed_invites_mail_arrives_after_a_crash);
+}
+
+/// A backlog of `count` invite e-mails, enqueued through the library itself.
+fn enqueue_backlog(database: &str, count: usize) {
+    use tether::domain::invite::NewInvite;
+    use tether::domain::tenant::NewTenant;
+    let mail_dir = tempfile::tempdir().unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = tether::store::Db::connect(database, 4).await.unwrap();
+        db.migrate().await.unwrap();
+        let settings = tether::domain::mail::MailSettings {
+            mail_dir: Some(mail_dir.path().to_owned()),
+            ..Default::default()
+        };
+        let mailer =
+            tether::domain::mail::Mailer::from_settings(&settings, "noreply@example.com").unwrap();
+        let app = tether::domain::Tether::new(
+            db,
+            std::sync::Arc::new(tether::domain::clock::SystemClock),
+            tether::domain::password::PasswordHasher::new(1).unwrap(),
+            tether::domain::links::BaseUrl::parse("http://localhost:8080").unwrap(),
+        )
+        .with_mailer(mailer);
+        let msp = app.ensure_msp_tenant("Tether").await.unwrap();
+        let operator = tether::domain::actor::Actor::operator(msp.id);
+        let acme = app
+            .create_tenant(
+                &operator,
+                NewTenant {
+                    name: "Acme Corp".into(),
+                    slug: "acme".into(),
+                    ..NewTenant::default()
+                },
+            )
+            .await
+            .unwrap();
+        for n in 0..count {
+            app.create_invite(
+                &operator,
+                NewInvite {
+                    email: format!("backlog{n}@acme.com"),
+                    role_id: 4,
+                    tenant_id: acme.id.0,
+                    send_email: true,
+                    ..NewInvite::default()
+                },
+            )
+            .await
+            .unwrap();
+        }
+        app.close().await;
+    });
+}
+
+/// quality.md Reliability 8: two processes on one PostgreSQL deliver a backlog of 500
+/// messages, each exactly once when nothing fails.
+#[test]
+fn two_processes_deliver_a_backlog_of_500_exactly_once_on_postgres() {
+    on_postgres("ops", |database| {
+        enqueue_backlog(database, 500);
+        let sink = support::SmtpSink::start(&[]);
+        let env = mail_env(&sink);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let _one = serve(dir.path(), database, &dir.path().join("one.log"), &env);
+        let _two = serve(dir.path(), database, &dir.path().join("two.log"), &env);
+        let mail = wait_for_mail(&sink, 90, |mail| mail.len() >= 500);
+        // A little longer: a second delivery of anything would show now.
+        std::thread::sleep(Duration::from_secs(2));
+        let mail = if mail.len() >= 500 {
+            received(&sink)
+        } else {
+            mail
+        };
+        let ids = arrivals(&mail);
+        assert_eq!(ids.len(), 500, "every message arrived");
+        assert_eq!(mail.len(), 500, "none arrived twice");
+        let logs = [dir.path().join("one.log"), dir.path().join("two.log")];
+        let both_worked = logs.iter().all(|log| {
+            std::fs::read_to_string(log).is_ok_and(|text| text.contains("E-mail goes to"))
+        });
+        assert!(both_worked, "both processes deliver");
+    });
+}
+
+/// quality.md Reliability 8: one of two processes killed midway loses nothing; what it
+/// held is claimed again once its lease runs out.
+#[test]
+fn a_process_killed_midway_through_a_backlog_loses_nothing_on_postgres() {
+    on_postgres("ops", |database| {
+        enqueue_backlog(database, 500);
+        let sink = support::SmtpSink::start(&[]);
+        let env = mail_env(&sink);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let mut one = serve(dir.path(), database, &dir.path().join("one.log"), &env);
+        let _two = serve(dir.path(), database, &dir.path().join("two.log"), &env);
+        wait_for_mail(&sink, 60, |mail| mail.len() >= 50);
+        Command::new("kill")
+            .args(["-KILL", &one.child.id().to_string()])
+            .status()
+            .unwrap();
+        let _ = one.child.wait();
+        let mail = wait_for_mail(&sink, 150, |mail| arrivals(mail).len() >= 500);
+        let ids = arrivals(&mail);
+        assert_eq!(ids.len(), 500, "none lost");
+        assert!(ids.values().all(|times| *times <= 2));
+    });
+}

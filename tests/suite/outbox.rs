@@ -567,3 +567,53 @@ async fn the_invite_shows_its_delivery_in_the_api(app: TestApp) {
         .status;
     assert_eq!(status, InviteStatus::Revoked);
 }
+
+/// Whether `needle` occurs anywhere in the SQLite file or its write-ahead log.
+fn in_database_files(app: &TestApp, needle: &[u8]) -> bool {
+    let dir = app.dir.as_ref().expect("a SQLite app has its folder");
+    ["tether.db", "tether.db-wal"].iter().any(|name| {
+        std::fs::read(dir.path().join(name))
+            .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+    })
+}
+
+/// quality.md Security 12: while the e-mail waits the files hold no token string, only a
+/// sealed copy; once the server accepted it, not even that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_in_the_sqlite_file_while_mail_waits_and_no_sealed_copy_after() {
+    let sink = SmtpSink::start(&[]);
+    let app = TestApp::sqlite().await.with_mail(&sink.url());
+    let acme = app.client("Acme Corp", "acme").await;
+    let issued = app
+        .invite_by_mail(
+            &app.operator,
+            "alice@acme.com",
+            None,
+            &acme,
+            Role::ClientUser,
+        )
+        .await
+        .unwrap();
+    let token = issued.token.expose().as_bytes().to_vec();
+    let sealed: Vec<u8> = sqlx::query_scalar("SELECT sealed FROM outbox")
+        .fetch_one(app.db.reader())
+        .await
+        .unwrap();
+    assert!(sealed.len() > token.len());
+    assert!(
+        in_database_files(&app, &sealed),
+        "the sealed copy is written"
+    );
+    assert!(
+        !in_database_files(&app, &token),
+        "no token string while the mail waits"
+    );
+
+    assert_eq!(app.tether.deliver_due().await.unwrap(), 1);
+    assert_eq!(sink.wait_for(1, 10), 1);
+    assert!(!in_database_files(&app, &token));
+    assert!(
+        !in_database_files(&app, &sealed),
+        "no sealed copy once the server accepted the message"
+    );
+}
