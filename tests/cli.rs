@@ -28,6 +28,9 @@ fn tether_with_stdin(dir: &Path, database_url: Option<&str>, args: &[&str], stdi
         .current_dir(dir)
         .env_remove("TETHER_DATABASE_URL")
         .env_remove("TETHER_BASE_URL")
+        .env_remove("TETHER_SMTP_URL")
+        .env_remove("TETHER_MAIL_FROM")
+        .env_remove("TETHER_MAIL_DIR")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -497,4 +500,238 @@ fn serve_refuses_a_pool_of_no_database_connections() {
         run.stderr
     );
     assert!(!run.stderr.contains("panicked"));
+}
+
+fn wait_until(seconds: u64, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !done() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}
+
+/// `--smtp-url`, `mail test`, `invite create --send` and `outbox list|retry`, against a real
+/// SMTP server; each refusal one sentence.
+#[test]
+fn mail_is_set_up_tested_and_followed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let sink = support::SmtpSink::start(&[]);
+    let smtp = sink.url();
+    assert!(
+        tether(
+            dir,
+            None,
+            &["tenant", "create", "--name", "Acme Corp", "--slug", "acme"]
+        )
+        .ok
+    );
+
+    let invite = |extra: &[&str]| {
+        let mut args = vec![
+            "invite",
+            "create",
+            "--email",
+            "alice@acme.com",
+            "--tenant",
+            "acme",
+            "--role",
+            "client_user",
+            "--send",
+        ];
+        args.extend_from_slice(extra);
+        tether(dir, None, &args)
+    };
+    assert_one_sentence_error(&invite(&[]), "E-mail is not set up on this server");
+    assert_eq!(
+        tether(dir, None, &["invite", "list"]).stdout.trim(),
+        "(none)"
+    );
+    assert_one_sentence_error(
+        &tether(dir, None, &["mail", "test", "--to", "ops@example.com"]),
+        "e-mail is not set up",
+    );
+    let secret_url = "smtp://me:s3cret@mail.example.com:25?tls=none";
+    let refused = tether(
+        dir,
+        None,
+        &["--smtp-url", secret_url, "mail", "test", "--to", "a@b.co"],
+    );
+    assert_one_sentence_error(&refused, "only allowed for a server on this machine");
+    assert!(!refused.stderr.contains("s3cret"));
+
+    let tested = tether(
+        dir,
+        None,
+        &[
+            "--smtp-url",
+            &smtp,
+            "--mail-from",
+            "noreply@acme.com",
+            "mail",
+            "test",
+            "--to",
+            "ops@example.com",
+        ],
+    );
+    assert!(tested.ok, "{}", tested.stderr);
+    assert!(
+        tested.stdout.contains("was accepted by smtp://127.0.0.1"),
+        "{}",
+        tested.stdout
+    );
+    assert_eq!(sink.wait_for(1, 10), 1);
+    let read = support::read_mail(&sink.files());
+    assert_eq!(read[0]["headers"]["subject"][0], "Tether test message");
+    let down = format!("smtp://127.0.0.1:{}?tls=none", free_port());
+    assert_one_sentence_error(
+        &tether(
+            dir,
+            None,
+            &[
+                "--smtp-url",
+                &down,
+                "mail",
+                "test",
+                "--to",
+                "ops@example.com",
+            ],
+        ),
+        "could not be reached",
+    );
+
+    let queued = invite(&["--smtp-url", &smtp]);
+    assert!(queued.ok, "{}", queued.stderr);
+    assert!(
+        queued.stderr.contains("queued to be e-mailed"),
+        "{}",
+        queued.stderr
+    );
+    let listed = tether(dir, None, &["outbox", "list"]);
+    let row = listed
+        .stdout
+        .lines()
+        .find(|l| l.contains("to alice@acme.com"))
+        .unwrap_or_default();
+    assert!(row.contains("queued"), "{}", listed.stdout);
+    let id = row.split_whitespace().next().unwrap().to_owned();
+
+    // A running server delivers what the command line queued.
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args([
+            "--smtp-url",
+            &smtp,
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(dir)
+        .env_remove("TETHER_DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert_eq!(sink.wait_for(2, 20), 2, "the invite e-mail arrives");
+    let _ = server.kill();
+    let _ = server.wait();
+    let read = support::read_mail(&sink.files());
+    let text = read[1]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["type"] == "text/plain")
+        .and_then(|p| p["text"].as_str())
+        .unwrap()
+        .to_owned();
+    assert!(
+        text.contains(queued.stdout.trim()),
+        "the e-mailed link is the printed one"
+    );
+    let sent = tether(dir, None, &["outbox", "list", "--state", "sent"]);
+    assert!(sent.stdout.contains("to alice@acme.com"), "{}", sent.stdout);
+    assert_one_sentence_error(
+        &tether(dir, None, &["outbox", "retry", &id]),
+        "nothing to retry",
+    );
+    assert_one_sentence_error(
+        &tether(dir, None, &["outbox", "list", "--state", "lost"]),
+        "--state",
+    );
+}
+
+/// `serve --demo` writes its mail to ./mail and says so; what it sends there opens as a
+/// message whose link is the invite's.
+#[test]
+fn the_demo_writes_mail_into_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+        .current_dir(dir.path())
+        .env_remove("TETHER_DATABASE_URL")
+        .env_remove("TETHER_SMTP_URL")
+        .env_remove("TETHER_MAIL_DIR")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = server.stderr.take().unwrap();
+    let said = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find(|line| line.starts_with("E-mail goes to"))
+        .unwrap_or_default();
+    assert_eq!(said, "E-mail goes to the folder mail.");
+    assert!(wait_until(20, || http_get(port, "/readyz").is_some()));
+    let invited = tether(
+        dir.path(),
+        None,
+        &[
+            "--mail-dir",
+            "mail",
+            "invite",
+            "create",
+            "--email",
+            "dana@example.com",
+            "--tenant",
+            "msp",
+            "--role",
+            "msp_technician",
+            "--send",
+        ],
+    );
+    assert!(invited.ok, "{}", invited.stderr);
+    let mail_dir = dir.path().join("mail");
+    let files = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&mail_dir)
+            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_until(20, || !files().is_empty()),
+        "the message is written"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let read = support::read_mail(&files());
+    assert_eq!(read[0]["content_type"], "multipart/alternative");
+    assert_eq!(read[0]["headers"]["to"][0], "dana@example.com");
+    let html = read[0]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["type"] == "text/html")
+        .and_then(|p| p["text"].as_str())
+        .unwrap()
+        .to_owned();
+    assert!(
+        html.contains(invited.stdout.trim()),
+        "the link is in the message"
+    );
 }

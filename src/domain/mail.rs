@@ -112,7 +112,7 @@ impl Mailer {
         match &self.transport {
             Transport::Smtp(smtp) => smtp.send(message).await.map(drop).map_err(|e| {
                 let failure = describe_smtp_error(&e);
-                tracing::warn!(error = %e, permanent = failure.permanent, "the mail server did not accept a message");
+                tracing::debug!(error = %e, permanent = failure.permanent, "the mail server did not accept a message");
                 failure
             }),
             // lettre's file transport names files by a random UUID; ours are named by the

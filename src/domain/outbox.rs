@@ -416,6 +416,15 @@ impl Tether {
         let started = Instant::now();
         let result = self.send_claimed(mailer, &message).await;
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        if let Err(failure) = &result {
+            tracing::warn!(
+                message = message.id,
+                attempt = message.attempts,
+                permanent = failure.permanent,
+                reason = %failure.sentence,
+                "an outbox message was not delivered"
+            );
+        }
         let (outcome, error) = match result {
             Ok(()) => (Outcome::Sent, None),
             Err(failure) if failure.permanent => (Outcome::Failed, Some(failure.sentence)),
