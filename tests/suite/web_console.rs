@@ -22,6 +22,8 @@ crate::on_both_engines!(
     the_msp_tenant_is_not_a_client_to_edit,
     a_refused_logo_leaves_the_client_as_it_was,
     unreadable_addresses_and_oversized_forms_get_pages,
+    invite_forms_offer_e_mail_only_when_it_is_set_up,
+    an_invite_is_e_mailed_from_team_and_a_failed_one_is_sent_again,
 );
 
 fn link_in(reply: &Reply) -> String {
@@ -645,4 +647,155 @@ async fn unreadable_addresses_and_oversized_forms_get_pages(app: TestApp) {
     assert_eq!(oversized.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(is_page(&oversized));
     assert_eq!(app.count("SELECT COUNT(*) FROM tenants").await, 1);
+}
+
+async fn invite_forms_offer_e_mail_only_when_it_is_set_up(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    app.user("admin@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    let api = app.api().await;
+    let browser = sign_in(&app, &api, MSP, "admin@atechsolutions.org").await;
+    let off = text(&browser.get(&api, MSP, "/users/invite").await);
+    assert!(!off.contains("name=\"send_email\""));
+    assert!(off.contains("E-mail is not set up on this server"));
+    let refused = browser
+        .post(
+            &api,
+            MSP,
+            &format!("/clients/{}/invite", acme.id.0),
+            &[
+                ("email", "x@acme.com"),
+                ("role_id", "4"),
+                ("tenant_id", &acme.id.0.to_string()),
+                ("expires_hours", "72"),
+                ("send_email", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&refused).contains("E-mail is not set up"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM invites WHERE email = 'x@acme.com'")
+            .await,
+        0
+    );
+
+    let sink = crate::support::SmtpSink::start(&[]);
+    let app = app.with_mail(&sink.url());
+    let api = app.api().await;
+    let browser = sign_in(&app, &api, MSP, "admin@atechsolutions.org").await;
+    for path in [
+        "/users/invite".to_owned(),
+        format!("/clients/{}/invite", acme.id.0),
+    ] {
+        let on = text(&browser.get(&api, MSP, &path).await);
+        assert!(
+            on.contains("name=\"send_email\" type=\"checkbox\" value=\"1\" checked"),
+            "checked by default on {path}"
+        );
+        assert!(on.contains("Send the link to this address by e-mail"));
+    }
+    let created = browser
+        .post(
+            &api,
+            MSP,
+            &format!("/clients/{}/invite", acme.id.0),
+            &[
+                ("email", "y@acme.com"),
+                ("role_id", "4"),
+                ("tenant_id", &acme.id.0.to_string()),
+                ("expires_hours", "72"),
+                ("send_email", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert!(text(&created).contains("We are e-mailing this link to y@acme.com"));
+    assert!(
+        text(&created).contains("id=\"invite-link\""),
+        "the link is still shown once"
+    );
+    app.tether.deliver_due().await.unwrap();
+    assert_eq!(sink.wait_for(1, 10), 1);
+    let list = text(&browser.get(&api, MSP, "/users/invites").await);
+    assert!(list.contains("E-mailed 23 Nov 2026, 10:00 UTC"), "{list}");
+
+    // Unchecked: the link is only shown.
+    let unchecked = browser
+        .post(
+            &api,
+            MSP,
+            &format!("/clients/{}/invite", acme.id.0),
+            &[
+                ("email", "z@acme.com"),
+                ("role_id", "4"),
+                ("tenant_id", &acme.id.0.to_string()),
+                ("expires_hours", "72"),
+            ],
+        )
+        .await;
+    assert_eq!(unchecked.status, StatusCode::CREATED);
+    assert!(!text(&unchecked).contains("We are e-mailing"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox").await, 1);
+}
+
+async fn an_invite_is_e_mailed_from_team_and_a_failed_one_is_sent_again(app: TestApp) {
+    let sink = crate::support::SmtpSink::start(&["--reject-word", "typo"]);
+    let app = app.with_mail(&sink.url());
+    let acme = app.client("Acme Corp", "acme").await;
+    app.user("carol@acme.com", &acme, Role::ClientAdmin).await;
+    let api = app.api().await;
+    let browser = sign_in(&app, &api, ACME, "carol@acme.com").await;
+    let team = text(&browser.get(&api, ACME, "/team").await);
+    assert!(team.contains("name=\"send_email\" type=\"checkbox\" value=\"1\" checked"));
+    let created = browser
+        .post(
+            &api,
+            ACME,
+            "/team",
+            &[
+                ("email", "typo@acme.com"),
+                ("role_id", "4"),
+                ("tenant_id", &acme.id.0.to_string()),
+                ("expires_hours", "72"),
+                ("send_email", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", text(&created));
+    let queued = text(&browser.get(&api, ACME, "/team").await);
+    assert!(queued.contains("E-mail queued"), "{queued}");
+    app.tether.deliver_due().await.unwrap();
+    let failed = text(&browser.get(&api, ACME, "/team").await);
+    assert!(
+        failed.contains("E-mail failed: The mail server refused the address (550)."),
+        "{failed}"
+    );
+    let invite = app
+        .tether
+        .list_invites(&app.operator, Default::default())
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert!(failed.contains(&format!("/team/invites/{}/reissue", invite.id.0)));
+    assert!(failed.contains(">Send again</button>"));
+
+    let again = browser
+        .post(
+            &api,
+            ACME,
+            &format!("/team/invites/{}/reissue", invite.id.0),
+            &[("send_email", "1")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert!(text(&again).contains("We are e-mailing this link to typo@acme.com"));
+    let old = app.tether.invite(&app.operator, invite.id).await.unwrap();
+    assert_eq!(old.status, InviteStatus::Revoked);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE state = 'queued'")
+            .await,
+        1
+    );
 }
