@@ -33,7 +33,13 @@ async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), "tether-e2e-"));
   const server = spawn(binary, ["serve", "--bind", `127.0.0.1:${port}`, "--base-url", base], {
     cwd: dir,
-    env: { ...process.env, RUST_LOG: "warn", TETHER_DATABASE_URL: join(dir, "tether.db") },
+    // E-mail goes to a folder: the forms offer "Send the link by e-mail", checked.
+    env: {
+      ...process.env,
+      RUST_LOG: "warn",
+      TETHER_DATABASE_URL: join(dir, "tether.db"),
+      TETHER_MAIL_DIR: join(dir, "mail"),
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const lines = createInterface({ input: server.stdout });
@@ -130,6 +136,7 @@ try {
   await admin.getByLabel("Name").fill("Alice Smith");
   await admin.getByLabel("Role").selectOption({ label: "Client admin" });
   await admin.getByLabel("Expires in").selectOption({ label: "3 days" });
+  assert.ok(await admin.getByLabel("Send the link to this address by e-mail").isChecked());
   await checkAccessibility(admin, "invite form");
   await shoot(admin, "invite-form");
   await admin.getByRole("button", { name: "Generate Invite Link" }).click();
@@ -137,6 +144,7 @@ try {
   const aliceLink = await linkField.inputValue();
   assert.match(aliceLink, new RegExp(`^${acme}/invite/[A-Za-z0-9_-]{43}$`));
   await admin.getByText("Treat this link like a temporary password").waitFor();
+  await admin.getByText("We are e-mailing this link to alice@acme.com").waitFor();
   await admin.getByRole("button", { name: "Copy" }).click();
   await admin.getByRole("button", { name: "Copied" }).waitFor();
   assert.equal(await admin.evaluate(() => navigator.clipboard.readText()), aliceLink);
@@ -216,6 +224,14 @@ try {
   step("the MSP admin revokes Bob's pending invite, and its link then says so");
   await admin.getByRole("link", { name: "Pending invites", exact: true }).click();
   await admin.getByRole("row", { name: /bob@acme\.com/ }).waitFor();
+  // Bob's link was e-mailed from Team; the list shows it once the outbox has sent it.
+  for (let tries = 0; ; tries++) {
+    const row = admin.getByRole("row", { name: /bob@acme\.com/ });
+    if ((await row.getByText(/^E-mailed /).count()) > 0) break;
+    assert.ok(tries < 20, "the pending list shows the invite as e-mailed");
+    await new Promise((done) => setTimeout(done, 250));
+    await admin.reload();
+  }
   await checkAccessibility(admin, "pending invites");
   await shoot(admin, "pending-invites");
   await admin.getByRole("button", { name: "Revoke the invite for bob@acme.com" }).click();
