@@ -157,16 +157,12 @@ pub(crate) enum Letter {
         inviter_email: Option<String>,
         expires_at: i64,
     },
-    Test {
-        to: String,
-    },
 }
 
 impl Letter {
     fn topic(&self) -> &'static str {
         match self {
             Self::Invite { .. } => "invite",
-            Self::Test { .. } => "test",
         }
     }
 }
@@ -524,7 +520,6 @@ impl Tether {
                     message_id,
                 )
             }
-            Letter::Test { to } => mail::test_message(mailer, &branding, to, message_id),
         }
         .map_err(permanent)?;
         mailer.send(built, &format!("outbox-{}", message.id)).await
