@@ -28,6 +28,11 @@ BENCH = ROOT / "bench"
 TETHER = ROOT / "target/release/tether"
 HELLO = ROOT / "target/release/examples/hello"
 ARGON2 = ROOT / "target/release/examples/argon2_hash"
+BACKLOG = ROOT / "target/release/examples/outbox_backlog"
+DIRECT = ROOT / "target/release/examples/smtp_direct"
+SINK = ROOT / "tests/mail/smtp_sink.py"
+# Debian's python3-aiosmtpd (bench/run installs it) runs the SMTP server.
+SINK_PYTHON = "/usr/bin/python3"
 PEER = BENCH / "peers/django"
 PASSWORD = "quartz lantern meadow 7 orbit"
 ADMIN = "admin@bench.example.com"
@@ -39,6 +44,10 @@ SCALE_INVITES = 20_000 if QUICK else 1_000_000
 SCALE_TENANTS = 200 if QUICK else 10_000
 PENDING_INVITES = 10_000 if QUICK else 100_000
 PEER_GROWN = 2_000 if QUICK else 10_000
+MAIL_BACKLOG = 200 if QUICK else 2_000
+MAIL_LATENCY_SAMPLES = 20 if QUICK else 100
+# The outbox claims 32 messages at a time; the reference sends as many at once.
+MAIL_IN_FLIGHT = 32
 CORES = os.cpu_count() or 1
 
 work = Path(tempfile.mkdtemp(prefix="tether-bench-"))
@@ -73,11 +82,12 @@ def peak_rss_mib(pid):
 class Tether:
     """A `tether serve` on its own database and port."""
 
-    def __init__(self, database, connections=None):
+    def __init__(self, database, connections=None, extra=()):
         self.database = str(database)
         self.port = next(ports)
         self.base = f"http://localhost:{self.port}"
         self.connections = connections
+        self.extra = list(extra)
 
     def cli(self, *args, stdin=None):
         subprocess.run([TETHER, "--database-url", self.database, "--base-url", self.base, *args],
@@ -89,7 +99,7 @@ class Tether:
         self.cli("admin", "create", "--email", ADMIN, "--name", "Bench Admin", "--password-stdin", stdin=PASSWORD + "\n")
 
     def start(self):
-        command = [TETHER, "--database-url", self.database, "--base-url", self.base, "serve",
+        command = [TETHER, "--database-url", self.database, "--base-url", self.base, *self.extra, "serve",
                    "--bind", f"127.0.0.1:{self.port}", "--invite-link-limit", "1000000000",
                    "--sign-in-limit", "1000000", "--sign-in-email-limit", "1000000"]
         started = time.monotonic()
@@ -165,9 +175,105 @@ def pending_list(server, token, connections=4):
                headers=[f"Authorization: Bearer {token}"])
 
 
-def create_load(server, token, tenant_slug):
-    env = {"BEARER": token, "TENANT_ID": str(server.tenant_id(tenant_slug)), "RUN": os.urandom(4).hex()}
+def create_load(server, token, tenant_slug, send_email=False):
+    env = {"BEARER": token, "TENANT_ID": str(server.tenant_id(tenant_slug)), "RUN": os.urandom(4).hex(),
+           "SEND_EMAIL": "true" if send_email else "false"}
     return wrk(server.url(), BENCH / "create-invite.lua", 64, env)
+
+
+class Sink:
+    """A real SMTP server on loopback (aiosmtpd, tests/mail/smtp_sink.py) saving what it accepts."""
+
+    def __init__(self):
+        self.port = next(ports)
+        self.folder = Path(tempfile.mkdtemp(dir=work, prefix="mail-"))
+        self.process = subprocess.Popen([SINK_PYTHON, SINK, str(self.port), str(self.folder)],
+                                        stdout=subprocess.PIPE, text=True)
+        running.append(self.process)
+        if self.process.stdout.readline().strip() != "ready":
+            raise SystemExit("the SMTP server did not start")
+
+    def url(self):
+        return f"smtp://127.0.0.1:{self.port}?tls=none"
+
+    def count(self):
+        return sum(1 for path in self.folder.iterdir() if path.suffix == ".eml")
+
+    def wait_for(self, count, timeout=300.0):
+        deadline = time.monotonic() + timeout
+        while self.count() < count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"only {self.count()} of {count} messages arrived")
+            time.sleep(0.002)
+        return time.monotonic()
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
+        running.remove(self.process)
+
+
+def measure_email(results):
+    log(f"e-mail: the outbox delivering {MAIL_BACKLOG:,} invite e-mails, and lettre sending the same messages straight")
+    outbox_rates, direct_rates = [], []
+    for run in range(RUNS):
+        database = work / f"mail-{run}.db"
+        subprocess.run([BACKLOG, str(database), str(MAIL_BACKLOG)], check=True)
+        sink = Sink()
+        server = Tether(database, extra=["--smtp-url", sink.url(), "--mail-from", "noreply@bench.example.com"])
+        started = time.monotonic()
+        server.start()
+        done = sink.wait_for(MAIL_BACKLOG)
+        outbox_rates.append(MAIL_BACKLOG / (done - started))
+        server.stop()
+        straight = Sink()
+        seconds = float(subprocess.run([DIRECT, str(straight.port), str(sink.folder), str(MAIL_IN_FLIGHT)],
+                                       capture_output=True, text=True, check=True).stdout)
+        if straight.count() != MAIL_BACKLOG:
+            raise SystemExit("lettre's reference did not deliver every message")
+        direct_rates.append(MAIL_BACKLOG / seconds)
+        sink.stop()
+        straight.stop()
+    results["mail_outbox"] = outbox_rates
+    results["mail_direct"] = direct_rates
+
+    log("e-mail: commit → accepted by the SMTP server, one invite at a time on an idle server")
+    sink = Sink()
+    database = work / "mail-latency.db"
+    server = Tether(database, extra=["--smtp-url", sink.url(), "--mail-from", "noreply@bench.example.com"])
+    server.prepare()
+    server.cli("tenant", "create", "--name", "Latency Corp", "--slug", "latency")
+    server.start()
+    token = server.sign_in()
+    tenant = server.tenant_id("latency")
+    latencies = []
+    for n in range(MAIL_LATENCY_SAMPLES):
+        before = sink.count()
+        body = json.dumps({"email": f"idle-{n}@bench.example.com", "role_id": 4, "tenant_id": tenant,
+                           "send_email": True}).encode()
+        request = urllib.request.Request(server.url("/api/invites"), method="POST", data=body,
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": f"Bearer {token}"})
+        sent = time.monotonic()
+        with urllib.request.urlopen(request) as answer:
+            answer.read()
+        arrived = sink.wait_for(before + 1, timeout=30)
+        latencies.append((arrived - sent) * 1000)
+        time.sleep(0.05)
+    latencies.sort()
+    results["mail_latency_p50"] = statistics.median(latencies)
+    results["mail_latency_p99"] = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+
+    log("e-mail: the cost of send_email on invite creation (64 connections, taken in turns)")
+    with_mail, without = [], []
+    for _ in range(RUNS):
+        without.append(create_load(server, token, "latency"))
+        with_mail.append(create_load(server, token, "latency", send_email=True))
+    require_no_errors(with_mail + without, "invite creation")
+    results["create_with_mail"] = with_mail
+    results["create_without_mail"] = without
+    server.stop()
+    sink.stop()
 
 
 def raw_inserts(database, seconds):
@@ -449,6 +555,21 @@ def write_report(results):
         rows.append((f"against django-invitations, {label}: invite creation",
                      f"{rps(side['tether_create']):,.0f} req/s",
                      f"django-invitations: {rps(side['peer_create']):,.0f} req/s → **{create_ratio:.1f}×**", bar_create))
+    outbox, direct = statistics.median(results["mail_outbox"]), statistics.median(results["mail_direct"])
+    ratio = outbox / direct
+    rows.append((f"e-mail: the outbox delivering a backlog of {MAIL_BACKLOG:,} invite e-mails to a local SMTP server (aiosmtpd)",
+                 f"{outbox:,.0f} messages/s",
+                 f"the same messages straight through lettre, {MAIL_IN_FLIGHT} in flight: {direct:,.0f}/s → **{ratio:.0%}**",
+                 f"≥ 80%: {verdict(ratio >= 0.8)}"))
+    rows.append((f"e-mail: request sent → message accepted by the SMTP server, idle, {MAIL_LATENCY_SAMPLES} invites one at a time",
+                 f"p50 {results['mail_latency_p50']:.1f} ms, p99 {results['mail_latency_p99']:.1f} ms", "",
+                 f"p99 < 1 s: {verdict(results['mail_latency_p99'] < 1000)}"))
+    with_mail, without = results["create_with_mail"], results["create_without_mail"]
+    cost = rps(without) / rps(with_mail) - 1
+    rows.append(("`POST /api/invites` with `send_email` (delivered meanwhile), 64 connections",
+                 f"{rps(with_mail):,.0f} req/s; {latency(with_mail)}",
+                 f"without: {rps(without):,.0f} req/s; {latency(without)} → costs **{cost:+.0%}**",
+                 f"≤ 15% more: {verdict(cost <= 0.15)}"))
     table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
 
     pg = ""
@@ -492,6 +613,7 @@ def main():
     results = {}
     try:
         measure_tether_sqlite(results)
+        measure_email(results)
         measure_tether_postgres(results)
         measure_peer(results, python)
         write_report(results)

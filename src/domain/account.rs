@@ -95,7 +95,13 @@ impl Tether {
         .target(Target::User(me.user.id))
         .detail(json!({ "other_sessions_ended": ended }));
         store::audit::insert(&mut tx, &event).await?;
+        let notified = self
+            .enqueue_password_changed(&mut tx, &me.user, now)
+            .await?;
         tx.commit().await?;
+        if notified {
+            self.wake_delivery();
+        }
         Ok(())
     }
 

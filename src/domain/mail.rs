@@ -416,6 +416,70 @@ pub fn invite_message(
     )
 }
 
+/// The notice that an account's password was changed (delivery.md §9–10).
+pub struct PasswordChangedLetter<'a> {
+    pub to: &'a str,
+    pub name: &'a str,
+    pub changed_at: Timestamp,
+    /// The tenant's sign-in page.
+    pub sign_in: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/password_changed.txt")]
+struct PasswordChangedText<'a> {
+    letter: &'a PasswordChangedLetter<'a>,
+    tenant_name: &'a str,
+    changed: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/password_changed.html")]
+struct PasswordChangedHtml<'a> {
+    letter: &'a PasswordChangedLetter<'a>,
+    tenant_name: &'a str,
+    changed: String,
+    look: Look,
+}
+
+pub fn password_changed_message(
+    mailer: &Mailer,
+    branding: &Branding<'_>,
+    letter: &PasswordChangedLetter<'_>,
+    message_id: String,
+) -> Result<lettre::Message, String> {
+    let tenant_name = branding.tenant.name.as_str();
+    let changed = letter.changed_at.to_date_time();
+    let text = PasswordChangedText {
+        letter,
+        tenant_name,
+        changed: changed.clone(),
+    }
+    .render()
+    .map_err(|e| format!("the notice could not be written: {e}"))?;
+    let html = PasswordChangedHtml {
+        letter,
+        tenant_name,
+        changed,
+        look: Look::of(branding),
+    }
+    .render()
+    .map_err(|e| format!("the notice could not be written: {e}"))?;
+    let subject = format!("Your {tenant_name} password was changed");
+    build(
+        mailer,
+        branding,
+        &Envelope {
+            to: letter.to,
+            reply_to: None,
+            subject: &subject,
+            message_id,
+        },
+        text,
+        html,
+    )
+}
+
 #[derive(Template)]
 #[template(path = "email/test.txt")]
 struct TestText<'a> {

@@ -157,12 +157,19 @@ pub(crate) enum Letter {
         inviter_email: Option<String>,
         expires_at: i64,
     },
+    /// "Your password was changed", so that a change the owner did not make is noticed.
+    PasswordChanged {
+        to: String,
+        name: String,
+        changed_at: i64,
+    },
 }
 
 impl Letter {
     fn topic(&self) -> &'static str {
         match self {
             Self::Invite { .. } => "invite",
+            Self::PasswordChanged { .. } => "password_changed",
         }
     }
 }
@@ -301,6 +308,28 @@ impl Tether {
             now,
         )
         .await
+    }
+
+    /// Writes the "your password was changed" notice into the outbox inside the change's own
+    /// transaction, when e-mail is set up.
+    pub(crate) async fn enqueue_password_changed(
+        &self,
+        tx: &mut Conn,
+        user: &super::user::User,
+        now: Timestamp,
+    ) -> Result<bool> {
+        if !self.mail_enabled() {
+            return Ok(false);
+        }
+        let letter = Letter::PasswordChanged {
+            to: user.email.as_str().to_owned(),
+            name: user.name.as_str().to_owned(),
+            changed_at: now.millis(),
+        };
+        let subject = format!("password changed for {}", user.email.as_str());
+        self.enqueue(tx, &letter, Some(user.tenant_id), None, &subject, None, now)
+            .await?;
+        Ok(true)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -516,6 +545,24 @@ impl Tether {
                         inviter,
                         link: &link,
                         expires_at: Timestamp::from_millis(*expires_at),
+                    },
+                    message_id,
+                )
+            }
+            Letter::PasswordChanged {
+                to,
+                name,
+                changed_at,
+            } => {
+                let sign_in = format!("{}/login", self.tenant_origin(&tenant));
+                mail::password_changed_message(
+                    mailer,
+                    &branding,
+                    &mail::PasswordChangedLetter {
+                        to,
+                        name,
+                        changed_at: Timestamp::from_millis(*changed_at),
+                        sign_in: &sign_in,
                     },
                     message_id,
                 )

@@ -23,6 +23,7 @@ crate::on_both_engines!(
     the_sealed_token_is_erased_when_the_invite_stops_being_pending,
     the_outbox_is_listed_and_retried_through_the_api_within_the_tenant,
     the_invite_shows_its_delivery_in_the_api,
+    a_changed_password_is_told_to_its_owner_by_e_mail,
 );
 
 const LOGO: &[u8] = include_bytes!("../../static/demo/acme.png");
@@ -616,4 +617,52 @@ async fn no_token_in_the_sqlite_file_while_mail_waits_and_no_sealed_copy_after()
         !in_database_files(&app, &sealed),
         "no sealed copy once the server accepted the message"
     );
+}
+
+async fn a_changed_password_is_told_to_its_owner_by_e_mail(app: TestApp) {
+    let sink = SmtpSink::start(&[]);
+    let app = app.with_mail(&sink.url());
+    let acme = app.client("Acme Corp", "acme").await;
+    let api = app.api().await;
+    let token = app
+        .token_for("alice@acme.com", &acme, Role::ClientUser)
+        .await;
+    let new_password = "copper lantern thistle 7";
+    let changed = api
+        .post(
+            "/api/me/password",
+            &token,
+            json!({"current_password": crate::common::GOOD_PASSWORD, "new_password": new_password}),
+        )
+        .await;
+    assert_eq!(changed.status.as_u16(), 204, "{}", changed.body);
+    assert_eq!(app.tether.deliver_due().await.unwrap(), 1);
+    let message = only_message(&sink);
+    assert_eq!(header(&message, "to"), "alice@acme.com");
+    assert_eq!(
+        header(&message, "subject"),
+        "Your Acme Corp password was changed"
+    );
+    assert_eq!(
+        header(&message, "from"),
+        "Acme Corp <noreply@atechsolutions.org>"
+    );
+    let text = part(&message, "text/plain")["text"].as_str().unwrap();
+    let html = part(&message, "text/html")["text"].as_str().unwrap();
+    for body in [text, html] {
+        assert!(body.contains("23 Nov 2026, 10:00 UTC"), "{body}");
+        assert!(body.contains("https://acme.atechsolutions.org/login"));
+        assert!(body.contains("If you did not"));
+        assert!(!body.contains(new_password) && !body.contains(crate::common::GOOD_PASSWORD));
+    }
+    let listed = app
+        .tether
+        .list_outbox(&app.operator, MessageQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.items[0].subject,
+        "password changed for alice@acme.com"
+    );
+    assert_eq!(listed.items[0].invite_id, None);
 }
