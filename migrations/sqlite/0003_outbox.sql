@@ -20,8 +20,6 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state IN ('queued', 'sending');
 CREATE INDEX outbox_by_invite ON outbox (invite_id) WHERE invite_id IS NOT NULL;
-CREATE INDEX outbox_sealed ON outbox (invite_id) WHERE sealed IS NOT NULL;
-CREATE INDEX outbox_by_state ON outbox (state, id);
 
 CREATE TABLE outbox_attempts (
     id           INTEGER PRIMARY KEY,

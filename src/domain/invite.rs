@@ -423,9 +423,20 @@ impl Tether {
         draft: &Draft,
         replacing: Option<&Invite>,
     ) -> Result<IssuedInvite> {
-        let sealer = match (&draft.email, draft.send_email) {
-            (Some(_), true) => Some(self.sealer().await?),
-            _ => None,
+        // What an e-mail needs is read before the write transaction, which on SQLite holds
+        // the database's one write lock for as long as it runs.
+        let (sealer, inviter) = match (&draft.email, draft.send_email) {
+            (Some(_), true) => {
+                let inviter = match actor.user_id {
+                    Some(user) => {
+                        let mut conn = self.db.read().await?;
+                        store::users::by_id(&mut conn, user).await?
+                    }
+                    None => None,
+                };
+                (Some(self.sealer().await?), inviter)
+            }
+            _ => (None, None),
         };
         let now = self.now();
         let mut tx = self.db.begin().await?;
@@ -500,10 +511,6 @@ impl Tether {
         .await?;
         let emailed = match (&draft.email, sealer) {
             (Some(email), Some(sealer)) => {
-                let inviter = match actor.user_id {
-                    Some(user) => store::users::by_id(&mut tx, user).await?,
-                    None => None,
-                };
                 self.enqueue_invite_email(
                     &mut tx,
                     sealer,

@@ -30,7 +30,6 @@ use self::clock::{Clock, Timestamp};
 use self::links::BaseUrl;
 use self::mail::Mailer;
 use self::password::PasswordHasher;
-use self::seal::Sealer;
 use crate::store::Db;
 use crate::telemetry::Metrics;
 
@@ -45,10 +44,8 @@ pub struct Tether {
     sites: Arc<tenant::Sites>,
     /// Where e-mail goes; `None` when e-mail is not set up.
     mailer: Option<Arc<Mailer>>,
-    /// Seals tokens in the outbox; its key is read from the database on first use.
-    sealer: Arc<tokio::sync::OnceCell<Sealer>>,
-    /// Wakes this process's delivery worker when a message was enqueued.
-    delivery_due: Arc<tokio::sync::Notify>,
+    /// This process's side of the outbox: its sealing key, its workers' wake-up.
+    outbox: Arc<outbox::Local>,
 }
 
 impl Tether {
@@ -66,8 +63,7 @@ impl Tether {
             metrics: Arc::new(Metrics::default()),
             sites: Arc::default(),
             mailer: None,
-            sealer: Arc::default(),
-            delivery_due: Arc::default(),
+            outbox: Arc::default(),
         }
     }
 

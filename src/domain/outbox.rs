@@ -196,8 +196,20 @@ pub const JITTER: f64 = 0.1;
 /// How long a claim holds a message; one attempt takes at most the SMTP timeout (20 s).
 pub const LEASE: Duration = Duration::from_secs(60);
 
-/// Messages claimed at once by one worker.
-const BATCH: i64 = 32;
+/// Messages one lane claims at once.
+const BATCH: i64 = 8;
+const BATCH_SIZE: usize = BATCH as usize;
+
+/// Lanes of delivery in each process. A lane waits for the slowest attempt of its batch
+/// before it records the batch and claims the next; a second lane keeps the mail server
+/// busy meanwhile (outbox throughput 63% → …% of lettre's own, `BENCHMARKS.md`).
+const LANES: usize = 4;
+
+/// How long a lane lets messages gather before it claims a batch that was not full. Each
+/// claim and each record is a write transaction, which on SQLite waits for the one write
+/// lock that invite creation needs too: claiming one message per invite under a load of
+/// invites would double the writes. A few milliseconds of the e-mail's latency buy that.
+const GATHER: Duration = Duration::from_millis(25);
 
 /// How often an idle worker looks for work that another process enqueued.
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -231,6 +243,23 @@ pub fn email_not_configured() -> Error {
     )])
 }
 
+/// How often a process sweeps the sealed tokens of invites that expired (expiry has no
+/// event of its own to erase them in).
+const EXPIRY_SWEEP: Duration = Duration::from_secs(60);
+
+/// The outbox's state in one process.
+#[derive(Default)]
+pub(crate) struct Local {
+    /// Seals tokens in transit; its key is read from the database on first use.
+    sealer: tokio::sync::OnceCell<Sealer>,
+    /// Wakes this process's delivery lanes when a message was enqueued.
+    due: tokio::sync::Notify,
+    /// When this process last swept expired invites' sealed tokens (Unix ms; 0: never).
+    swept_at: std::sync::atomic::AtomicI64,
+    /// A delivery erased a sealed token since the write-ahead log was last emptied.
+    erased_since_checkpoint: std::sync::atomic::AtomicBool,
+}
+
 /// What one attempt came to.
 struct Attempt {
     id: i64,
@@ -260,7 +289,8 @@ impl Tether {
     /// beginning a transaction that enqueues: on SQLite its first read, on a connection of
     /// its own, would wait for that transaction's write lock.
     pub(crate) async fn sealer(&self) -> Result<&Sealer> {
-        self.sealer
+        self.outbox
+            .sealer
             .get_or_try_init(|| async {
                 let fresh = Sealer::fresh_key()?;
                 let mut conn = self.db.read().await?;
@@ -365,7 +395,7 @@ impl Tether {
 
     /// Tells this process's worker that a message is due, once its transaction committed.
     pub(crate) fn wake_delivery(&self) {
-        self.delivery_due.notify_one();
+        self.outbox.due.notify_one();
     }
 
     /// One round of delivery: claims what is due, attempts it, records each outcome. Returns
@@ -378,7 +408,9 @@ impl Tether {
         let now = self.now();
         let claimed = {
             let mut tx = self.db.begin().await?;
-            store::outbox::erase_sealed_of_expired(&mut tx, now).await?;
+            if self.expiry_sweep_due(now) {
+                store::outbox::erase_sealed_of_expired(&mut tx, now).await?;
+            }
             let claimed =
                 store::outbox::claim(&mut tx, self.db.engine(), now, now.plus(LEASE), BATCH)
                     .await?;
@@ -386,6 +418,16 @@ impl Tether {
             claimed
         };
         if claimed.is_empty() {
+            // Erased bytes can linger in SQLite's write-ahead log until it is checkpointed;
+            // that waits for the write lock, so it is done once the outbox is idle, not
+            // between batches while invites are being created.
+            if self
+                .outbox
+                .erased_since_checkpoint
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                self.db.truncate_log_when_idle().await;
+            }
             return Ok(0);
         }
         let count = claimed.len();
@@ -404,6 +446,19 @@ impl Tether {
         }
         self.record_attempts(&finished).await?;
         Ok(count)
+    }
+
+    /// Whether this round sweeps expired invites' sealed tokens: at most once per
+    /// `EXPIRY_SWEEP`, since the sweep reads every waiting message's invite.
+    fn expiry_sweep_due(&self, now: Timestamp) -> bool {
+        use std::sync::atomic::Ordering;
+        let last = self.outbox.swept_at.load(Ordering::SeqCst);
+        let due = last == 0 || now.millis() - last >= EXPIRY_SWEEP.as_millis() as i64;
+        due && self
+            .outbox
+            .swept_at
+            .compare_exchange(last, now.millis(), Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
     }
 
     async fn record_attempts(&self, finished: &[Attempt]) -> Result<()> {
@@ -429,9 +484,10 @@ impl Tether {
             };
             self.metrics.delivery_attempted("email", outcome);
         }
-        // Erased bytes can linger in SQLite's write-ahead log until it is checkpointed.
         if finished.iter().any(|a| a.outcome == Outcome::Sent) {
-            self.db.truncate_log_when_idle().await;
+            self.outbox
+                .erased_since_checkpoint
+                .store(true, std::sync::atomic::Ordering::SeqCst);
         }
         Ok(())
     }
@@ -591,10 +647,24 @@ impl Tether {
     /// Delivers until `stop` turns true: a round whenever a message is due, woken early when
     /// this process enqueues one. On stop it claims nothing more, lets the attempts in
     /// flight finish within a grace period, and gives back what it could not finish.
-    pub async fn run_delivery(&self, mut stop: watch::Receiver<bool>) {
+    pub async fn run_delivery(&self, stop: watch::Receiver<bool>) {
         if self.mailer.is_none() {
             return;
         }
+        let mut lanes = tokio::task::JoinSet::new();
+        for _ in 0..LANES {
+            let (tether, stop) = (self.clone(), stop.clone());
+            lanes.spawn(async move { tether.deliver_in_lane(stop).await });
+        }
+        while let Some(done) = lanes.join_next().await {
+            if let Err(error) = done {
+                tracing::error!(%error, "a delivery lane panicked");
+            }
+        }
+    }
+
+    /// One lane of `run_delivery`: claim a batch, attempt it, record it, and again.
+    async fn deliver_in_lane(&self, mut stop: watch::Receiver<bool>) {
         loop {
             if *stop.borrow() {
                 return;
@@ -612,8 +682,10 @@ impl Tether {
                 }
             };
             let wait = match attempted {
+                // A full batch: more may be due already.
+                Ok(n) if n >= BATCH_SIZE => Duration::ZERO,
                 Ok(0) => IDLE_POLL,
-                Ok(_) => Duration::ZERO,
+                Ok(_) => GATHER,
                 Err(error) => {
                     tracing::warn!(%error, "the outbox could not be read; trying again shortly");
                     IDLE_POLL
@@ -622,7 +694,9 @@ impl Tether {
             if wait > Duration::ZERO {
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
-                    () = self.delivery_due.notified() => {}
+                    () = self.outbox.due.notified() => {
+                        tokio::time::sleep(GATHER).await;
+                    }
                     _ = stop.changed() => return,
                 }
             }

@@ -23,11 +23,11 @@ pub struct NewMessage<'a> {
     pub now: Timestamp,
 }
 
-pub async fn insert(conn: &mut Conn, message: NewMessage<'_>) -> Result<MessageId> {
-    let id: i64 = sqlx::query_scalar(
+pub async fn insert(conn: &mut Conn, message: NewMessage<'_>) -> Result<()> {
+    sqlx::query(
         "INSERT INTO outbox (kind, topic, tenant_id, invite_id, subject, payload, sealed, state, \
          attempts, created_at, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $9) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $9)",
     )
     .bind(message.kind.as_str())
     .bind(message.topic)
@@ -38,9 +38,9 @@ pub async fn insert(conn: &mut Conn, message: NewMessage<'_>) -> Result<MessageI
     .bind(message.sealed)
     .bind(message.now.millis())
     .bind(message.due_at.millis())
-    .fetch_one(conn)
+    .execute(conn)
     .await?;
-    Ok(MessageId(id))
+    Ok(())
 }
 
 /// A message claimed for one delivery attempt.
