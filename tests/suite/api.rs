@@ -1107,6 +1107,8 @@ async fn the_openapi_document_describes_every_endpoint(app: TestApp) {
         ("/api/tenants/{id}/logo", "delete"),
         ("/api/tenants/{id}/logo", "get"),
         ("/api/audit-events", "get"),
+        ("/api/outbox", "get"),
+        ("/api/outbox/{id}/retry", "post"),
     ];
     for (path, method) in expected {
         assert!(
@@ -1114,6 +1116,23 @@ async fn the_openapi_document_describes_every_endpoint(app: TestApp) {
             "{method} {path} is not described"
         );
     }
+    // Every operation has an operationId of its own (generators refuse repeats) and a tag.
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in paths.as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            assert!(!id.is_empty(), "{method} {path} has no operationId");
+            assert!(
+                ids.insert(id.to_owned()),
+                "{method} {path} repeats the operationId {id}"
+            );
+            assert!(
+                operation["tags"][0].is_string(),
+                "{method} {path} has no tag"
+            );
+        }
+    }
+    assert!(ids.contains("create_invite") && ids.contains("put_tenant_logo"));
     for schema in [
         "Problem",
         "InviteBody",

@@ -22,7 +22,7 @@ pub struct UpdateMeRequest {
 
 /// Change one's own name.
 #[utoipa::path(
-    patch, path = "/api/me", tag = "auth", request_body = UpdateMeRequest, security(("bearer" = [])),
+    patch, path = "/api/me", operation_id = "update_me", tag = "auth", request_body = UpdateMeRequest, security(("bearer" = [])),
     responses(
         (status = 200, body = UserBody),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -47,7 +47,7 @@ pub struct ChangePasswordRequest {
 
 /// Change one's own password; every other session and API token ends.
 #[utoipa::path(
-    post, path = "/api/me/password", tag = "auth", request_body = ChangePasswordRequest,
+    post, path = "/api/me/password", operation_id = "change_my_password", tag = "auth", request_body = ChangePasswordRequest,
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Changed; other sessions and tokens ended"),
@@ -113,7 +113,7 @@ impl From<OwnSession> for SessionBody {
 
 /// One's own live sessions and API tokens, newest first.
 #[utoipa::path(
-    get, path = "/api/me/sessions", tag = "auth", security(("bearer" = [])),
+    get, path = "/api/me/sessions", operation_id = "list_my_sessions", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, body = List<SessionBody>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -132,7 +132,7 @@ pub async fn list_sessions(
 
 /// End one of one's own sessions or API tokens; another user's is not found.
 #[utoipa::path(
-    delete, path = "/api/me/sessions/{id}", tag = "auth", params(("id" = i64, Path)),
+    delete, path = "/api/me/sessions/{id}", operation_id = "end_my_session", tag = "auth", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Ended"),
@@ -159,7 +159,7 @@ pub struct EndSessionsParams {
 
 /// End every other session and API token of one's own (`?except=current`).
 #[utoipa::path(
-    delete, path = "/api/me/sessions", tag = "auth", params(EndSessionsParams),
+    delete, path = "/api/me/sessions", operation_id = "end_my_other_sessions", tag = "auth", params(EndSessionsParams),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Ended"),

@@ -47,7 +47,7 @@ fn parse_since(since: &str) -> Result<Timestamp, FieldError> {
 
 /// Audit events the caller may read.
 #[utoipa::path(
-    get, path = "/api/audit-events", tag = "audit", params(AuditListParams), security(("bearer" = [])),
+    get, path = "/api/audit-events", operation_id = "list_audit_events", tag = "audit", params(AuditListParams), security(("bearer" = [])),
     responses(
         (status = 200, body = List<AuditEventBody>),
         (status = 400, body = Problem, content_type = "application/problem+json"),

@@ -21,7 +21,7 @@ pub struct SignInRequest {
 
 /// Sign in: exchange an email and password for an API token (30 days).
 #[utoipa::path(
-    post, path = "/api/auth/token", tag = "auth", request_body = SignInRequest,
+    post, path = "/api/auth/token", operation_id = "create_token", tag = "auth", request_body = SignInRequest,
     responses(
         (status = 200, body = TokenBody),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -48,7 +48,7 @@ pub async fn create_token(
 
 /// Sign out: revoke the token this request carries.
 #[utoipa::path(
-    delete, path = "/api/auth/token", tag = "auth", security(("bearer" = [])),
+    delete, path = "/api/auth/token", operation_id = "delete_token", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 204, description = "Revoked"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -66,7 +66,7 @@ pub async fn delete_token(
 
 /// The signed-in user.
 #[utoipa::path(
-    get, path = "/api/me", tag = "auth", security(("bearer" = [])),
+    get, path = "/api/me", operation_id = "get_me", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, body = UserBody),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -48,7 +48,7 @@ fn created(issued: crate::domain::invite::IssuedInvite) -> Response {
 
 /// Create an invite; the response is the only place its token ever appears.
 #[utoipa::path(
-    post, path = "/api/invites", tag = "invites", request_body = CreateInviteRequest,
+    post, path = "/api/invites", operation_id = "create_invite", tag = "invites", request_body = CreateInviteRequest,
     security(("bearer" = [])),
     responses(
         (status = 201, body = CreatedInviteBody, headers(("Location" = String, description = "The new invite"))),
@@ -93,7 +93,7 @@ pub struct InviteListParams {
 
 /// List invites, newest first.
 #[utoipa::path(
-    get, path = "/api/invites", tag = "invites", params(InviteListParams),
+    get, path = "/api/invites", operation_id = "list_invites", tag = "invites", params(InviteListParams),
     security(("bearer" = [])),
     responses(
         (status = 200, body = List<InviteBody>),
@@ -132,7 +132,7 @@ pub async fn list(
 
 /// One invite.
 #[utoipa::path(
-    get, path = "/api/invites/{id}", tag = "invites", params(("id" = i64, Path)),
+    get, path = "/api/invites/{id}", operation_id = "get_invite", tag = "invites", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 200, body = InviteBody),
@@ -155,7 +155,7 @@ pub async fn get_one(
 
 /// Revoke an invite; revoking a revoked one succeeds again.
 #[utoipa::path(
-    delete, path = "/api/invites/{id}", tag = "invites", params(("id" = i64, Path)),
+    delete, path = "/api/invites/{id}", operation_id = "revoke_invite", tag = "invites", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Revoked"),
@@ -187,7 +187,7 @@ pub struct ReissueRequest {
 
 /// Issue a fresh link for a pending or expired invite, superseding it.
 #[utoipa::path(
-    post, path = "/api/invites/{id}/reissue", tag = "invites", params(("id" = i64, Path)),
+    post, path = "/api/invites/{id}/reissue", operation_id = "reissue_invite", tag = "invites", params(("id" = i64, Path)),
     request_body(content = Option<ReissueRequest>, content_type = "application/json"),
     security(("bearer" = [])),
     responses(
@@ -220,7 +220,7 @@ pub async fn reissue(
 
 /// What an invite link's setup page shows. Opening it changes nothing.
 #[utoipa::path(
-    get, path = "/api/invite-links/{token}", tag = "invite links", params(("token" = String, Path)),
+    get, path = "/api/invite-links/{token}", operation_id = "inspect_invite_link", tag = "invite links", params(("token" = String, Path)),
     responses(
         (status = 200, body = InviteLinkBody),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -249,7 +249,7 @@ pub struct AcceptRequest {
 
 /// Accept an invite link: create the account and sign it in.
 #[utoipa::path(
-    post, path = "/api/invite-links/{token}/accept", tag = "invite links", params(("token" = String, Path)),
+    post, path = "/api/invite-links/{token}/accept", operation_id = "accept_invite_link", tag = "invite links", params(("token" = String, Path)),
     request_body = AcceptRequest,
     responses(
         (status = 201, body = TokenBody),

@@ -26,7 +26,7 @@ pub struct OutboxListParams {
 
 /// Outbox messages, newest first (client admins: their tenant's e-mails).
 #[utoipa::path(
-    get, path = "/api/outbox", tag = "outbox", params(OutboxListParams), security(("bearer" = [])),
+    get, path = "/api/outbox", operation_id = "list_outbox", tag = "outbox", params(OutboxListParams), security(("bearer" = [])),
     responses(
         (status = 200, body = List<OutboxMessageBody>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -62,7 +62,7 @@ pub async fn list(
 
 /// Retry a message now, with a fresh schedule.
 #[utoipa::path(
-    post, path = "/api/outbox/{id}/retry", tag = "outbox", params(("id" = i64, Path)),
+    post, path = "/api/outbox/{id}/retry", operation_id = "retry_outbox_message", tag = "outbox", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses(
         (status = 202, description = "Queued for delivery"),

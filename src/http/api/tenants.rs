@@ -18,7 +18,7 @@ use crate::http::AppState;
 
 /// All roles.
 #[utoipa::path(
-    get, path = "/api/roles", tag = "tenants", security(("bearer" = [])),
+    get, path = "/api/roles", operation_id = "list_roles", tag = "tenants", security(("bearer" = [])),
     responses(
         (status = 200, body = List<RoleBody>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -32,7 +32,7 @@ pub async fn roles(_auth: Bearer) -> axum::Json<List<RoleBody>> {
 
 /// The tenants the caller may see: the MSP first, then clients by name.
 #[utoipa::path(
-    get, path = "/api/tenants", tag = "tenants", security(("bearer" = [])),
+    get, path = "/api/tenants", operation_id = "list_tenants", tag = "tenants", security(("bearer" = [])),
     responses(
         (status = 200, body = List<TenantBody>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -52,7 +52,7 @@ pub async fn list(
 
 /// One tenant.
 #[utoipa::path(
-    get, path = "/api/tenants/{id}", tag = "tenants", params(("id" = i64, Path)), security(("bearer" = [])),
+    get, path = "/api/tenants/{id}", operation_id = "get_tenant", tag = "tenants", params(("id" = i64, Path)), security(("bearer" = [])),
     responses(
         (status = 200, body = TenantBody),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -83,7 +83,7 @@ pub struct CreateTenantRequest {
 
 /// Create a client tenant (MSP admins).
 #[utoipa::path(
-    post, path = "/api/tenants", tag = "tenants", request_body = CreateTenantRequest, security(("bearer" = [])),
+    post, path = "/api/tenants", operation_id = "create_tenant", tag = "tenants", request_body = CreateTenantRequest, security(("bearer" = [])),
     responses(
         (status = 201, body = TenantBody, headers(("Location" = String, description = "The new tenant"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -125,7 +125,7 @@ pub struct UpdateTenantRequest {
 
 /// Rename a tenant or change its accent colour (MSP admins).
 #[utoipa::path(
-    patch, path = "/api/tenants/{id}", tag = "tenants", params(("id" = i64, Path)),
+    patch, path = "/api/tenants/{id}", operation_id = "update_tenant", tag = "tenants", params(("id" = i64, Path)),
     request_body = UpdateTenantRequest, security(("bearer" = [])),
     responses(
         (status = 200, body = TenantBody),
@@ -156,7 +156,7 @@ pub async fn update(
 
 /// Replace a tenant's logo: PNG, JPEG, WebP or GIF, at most 512 KiB, recognised by its bytes.
 #[utoipa::path(
-    put, path = "/api/tenants/{id}/logo", tag = "tenants", params(("id" = i64, Path)),
+    put, path = "/api/tenants/{id}/logo", operation_id = "put_tenant_logo", tag = "tenants", params(("id" = i64, Path)),
     request_body(content = Vec<u8>, content_type = "image/png"), security(("bearer" = [])),
     responses(
         (status = 204, description = "Stored"),
@@ -181,7 +181,7 @@ pub async fn put_logo(
 
 /// Remove a tenant's logo.
 #[utoipa::path(
-    delete, path = "/api/tenants/{id}/logo", tag = "tenants", params(("id" = i64, Path)), security(("bearer" = [])),
+    delete, path = "/api/tenants/{id}/logo", operation_id = "delete_tenant_logo", tag = "tenants", params(("id" = i64, Path)), security(("bearer" = [])),
     responses(
         (status = 204, description = "Removed"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -202,7 +202,7 @@ pub async fn delete_logo(
 
 /// A tenant's logo (public), with its sniffed type, an ETag and a long cache lifetime.
 #[utoipa::path(
-    get, path = "/api/tenants/{id}/logo", tag = "tenants", params(("id" = i64, Path)),
+    get, path = "/api/tenants/{id}/logo", operation_id = "get_tenant_logo", tag = "tenants", params(("id" = i64, Path)),
     responses(
         (status = 200, description = "The image", content_type = "image/png", body = Vec<u8>,
             headers(("ETag" = String), ("Cache-Control" = String))),

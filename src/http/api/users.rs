@@ -27,7 +27,7 @@ pub struct UserListParams {
 
 /// List users, newest first.
 #[utoipa::path(
-    get, path = "/api/users", tag = "users", params(UserListParams), security(("bearer" = [])),
+    get, path = "/api/users", operation_id = "list_users", tag = "users", params(UserListParams), security(("bearer" = [])),
     responses(
         (status = 200, body = List<UserBody>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -68,7 +68,7 @@ pub async fn list(
 
 /// One user.
 #[utoipa::path(
-    get, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)), security(("bearer" = [])),
+    get, path = "/api/users/{id}", operation_id = "get_user", tag = "users", params(("id" = i64, Path)), security(("bearer" = [])),
     responses(
         (status = 200, body = UserBody),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -94,7 +94,7 @@ pub struct UpdateUserRequest {
 
 /// Rename a user, change their role, deactivate or reactivate them.
 #[utoipa::path(
-    patch, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)),
+    patch, path = "/api/users/{id}", operation_id = "update_user", tag = "users", params(("id" = i64, Path)),
     request_body = UpdateUserRequest, security(("bearer" = [])),
     responses(
         (status = 200, body = UserBody),
