@@ -681,10 +681,17 @@ fn the_demo_writes_mail_into_a_folder() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Its standard error is read to the end, on a thread of its own: a closed pipe would
+    // fail the server's next line.
     let stderr = server.stderr.take().unwrap();
-    let said = BufReader::new(stderr)
-        .lines()
-        .map_while(Result::ok)
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let said = lines_rx
+        .iter()
         .find(|line| line.starts_with("E-mail goes to"))
         .unwrap_or_default();
     assert_eq!(said, "E-mail goes to the folder mail.");
