@@ -520,7 +520,7 @@ impl Tether {
                     draft.name.as_ref().map(Name::as_str),
                     draft.role.label(),
                     inviter.as_ref().map(|user| Inviter {
-                        name: Some(user.name.as_str()),
+                        name: user.name.as_str(),
                         email: &user.email,
                     }),
                     &token,

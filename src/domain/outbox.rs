@@ -271,7 +271,7 @@ struct Attempt {
 
 /// Who an invite is from, for its e-mail's text and `Reply-To`.
 pub(crate) struct Inviter<'a> {
-    pub name: Option<&'a str>,
+    pub name: &'a str,
     pub email: &'a Email,
 }
 
@@ -324,7 +324,7 @@ impl Tether {
             to: to.as_str().to_owned(),
             name: name.map(str::to_owned),
             role_label: role_label.to_owned(),
-            inviter_name: inviter.as_ref().and_then(|i| i.name.map(str::to_owned)),
+            inviter_name: inviter.as_ref().map(|i| i.name.to_owned()),
             inviter_email: inviter.as_ref().map(|i| i.email.as_str().to_owned()),
             expires_at: expires_at.millis(),
         };
@@ -587,11 +587,7 @@ impl Tether {
                         ))
                     })?;
                 let link = self.base_url.invite_link(tenant.slug.as_ref(), &token);
-                let inviter = match (inviter_name, inviter_email) {
-                    (Some(name), Some(email)) => Some((name.as_str(), email.as_str())),
-                    (None, Some(email)) => Some((email.as_str(), email.as_str())),
-                    _ => None,
-                };
+                let inviter = inviter_name.as_deref().zip(inviter_email.as_deref());
                 mail::invite_message(
                     mailer,
                     &branding,
@@ -714,11 +710,11 @@ impl Tether {
     }
 
     /// Puts a failed (or waiting) message back in the queue, due now, with a fresh schedule.
-    pub async fn retry_message(&self, actor: &Actor, id: MessageId) -> Result<Message> {
+    pub async fn retry_message(&self, actor: &Actor, id: MessageId) -> Result<()> {
         let scope = self.scope_or_refuse(actor, Action::SeeOutbox).await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let message = store::outbox::by_id(&mut tx, id)
+        store::outbox::by_id(&mut tx, id)
             .await?
             .filter(|m| match scope {
                 super::actor::TenantScope::All => true,
@@ -730,12 +726,9 @@ impl Tether {
         if !store::outbox::requeue(&mut tx, id, now).await? {
             return Err(Error::Conflict(Conflict::MessageNotRetryable));
         }
-        let message = store::outbox::by_id(&mut tx, message.id)
-            .await?
-            .ok_or(Error::NotFound("outbox message"))?;
         tx.commit().await?;
         self.wake_delivery();
-        Ok(message)
+        Ok(())
     }
 
     /// Sends one test message straight through the transport (not the outbox), for

@@ -30,14 +30,17 @@ macro_rules! invite_columns {
     };
 }
 
-/// An invite with how its e-mail is doing (`outbox::DELIVERY_COLUMNS`).
-fn select_invite() -> String {
-    format!(
-        "SELECT {}, {} FROM invites i LEFT JOIN users c ON c.id = i.created_by {}",
-        invite_columns!(),
-        super::outbox::DELIVERY_COLUMNS,
-        super::outbox::DELIVERY_JOIN
-    )
+/// An invite with how its e-mail is doing (`outbox::DELIVERY_COLUMNS`), its text built once.
+fn select_invite() -> &'static str {
+    static SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {}, {} FROM invites i LEFT JOIN users c ON c.id = i.created_by {}",
+            invite_columns!(),
+            super::outbox::DELIVERY_COLUMNS,
+            super::outbox::DELIVERY_JOIN
+        )
+    });
+    &SELECT
 }
 
 #[derive(FromRow)]
