@@ -38,6 +38,7 @@ pub struct Problem {
 
 /// One invalid field of a request.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = FieldError)]
 pub struct ProblemField {
     #[schema(example = "email")]
     pub field: String,

@@ -34,6 +34,7 @@ crate::on_both_engines!(
     roles_and_audit_events_are_listed,
     every_error_is_problem_json,
     the_openapi_document_describes_every_endpoint,
+    the_openapi_document_speaks_like_api_md,
     metrics_count_requests_by_route_and_the_invite_lifecycle,
 );
 
@@ -1133,23 +1134,186 @@ async fn the_openapi_document_describes_every_endpoint(app: TestApp) {
         }
     }
     assert!(ids.contains("create_invite") && ids.contains("put_tenant_logo"));
-    for schema in [
-        "Problem",
-        "InviteBody",
-        "CreatedInviteBody",
-        "TenantBody",
-        "UserBody",
-        "TokenBody",
-    ] {
-        assert!(
-            doc.body["components"]["schemas"][schema].is_object(),
-            "{schema} is not described"
-        );
-    }
     assert_eq!(
         doc.body["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+}
+
+/// The operations of `doc`, as (method, path, operation).
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut all = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            all.push((method.clone(), path.clone(), operation.clone()));
+        }
+    }
+    all
+}
+
+async fn the_openapi_document_speaks_like_api_md(app: TestApp) {
+    let api = app.api().await;
+    let doc = api.call("GET", "/api/openapi.json", None, None).await.body;
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    // api.md's names for objects, and request bodies named for their operation.
+    for name in [
+        "Invite",
+        "CreatedInvite",
+        "InviteList",
+        "InviteLink",
+        "Tenant",
+        "TenantList",
+        "User",
+        "UserList",
+        "Role",
+        "AuditEvent",
+        "Problem",
+        "FieldError",
+        "Token",
+        "Session",
+        "OutboxMessage",
+        "InviteStatus",
+        "TenantKind",
+        "SignIn",
+        "CreateInvite",
+        "ReissueInvite",
+        "AcceptInvite",
+        "CreateTenant",
+        "UpdateTenant",
+        "UpdateUser",
+        "UpdateMe",
+        "ChangePassword",
+    ] {
+        assert!(schemas.contains_key(name), "{name} is not a schema");
+    }
+    for name in schemas.keys() {
+        assert!(
+            !name.ends_with("Body") && !name.ends_with("Request") && !name.contains('_'),
+            "{name} is the code's name, not the API's"
+        );
+    }
+    assert_eq!(
+        doc["components"]["schemas"]["InviteList"]["properties"]["items"]["items"]["$ref"],
+        "#/components/schemas/Invite"
+    );
+    // An enum is described once and referred to.
+    assert_eq!(
+        doc["components"]["schemas"]["Invite"]["properties"]["status"]["$ref"],
+        "#/components/schemas/InviteStatus"
+    );
+    // What the server sends has every field, `null` where there is no value.
+    let invite = &doc["components"]["schemas"]["Invite"];
+    let mut required: Vec<&str> = invite["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut fields: Vec<&str> = invite["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    required.sort_unstable();
+    fields.sort_unstable();
+    assert_eq!(required, fields);
+    // A request's optional fields stay optional.
+    let create = &doc["components"]["schemas"]["CreateInvite"]["required"];
+    assert_eq!(create, &json!(["email", "role_id", "tenant_id"]));
+
+    let public = [
+        "create_token",
+        "inspect_invite_link",
+        "accept_invite_link",
+        "get_tenant_logo",
+    ];
+    assert_eq!(doc["security"], json!([{"bearer": []}]));
+    for (method, path, operation) in operations(&doc) {
+        let id = operation["operationId"].as_str().unwrap();
+        assert!(
+            operation["summary"].as_str().is_some_and(|s| !s.is_empty()),
+            "{method} {path} has no summary"
+        );
+        let security = if public.contains(&id) {
+            json!([])
+        } else {
+            json!([{"bearer": []}])
+        };
+        assert_eq!(operation["security"], security, "{method} {path}");
+        let responses = operation["responses"].as_object().unwrap();
+        if !public.contains(&id) {
+            assert_eq!(
+                responses["401"]["$ref"], "#/components/responses/Unauthenticated",
+                "{method} {path}"
+            );
+        }
+        for (status, response) in responses {
+            if !status.starts_with('4') {
+                continue;
+            }
+            // Each refusal is a problem, described by the code it carries.
+            let response = match response["$ref"].as_str() {
+                Some(reference) => {
+                    let name = reference.rsplit('/').next().unwrap();
+                    &doc["components"]["responses"][name]
+                }
+                None => response,
+            };
+            assert_eq!(
+                response["content"]["application/problem+json"]["schema"]["$ref"],
+                "#/components/schemas/Problem",
+                "{status} of {method} {path}"
+            );
+            let description = response["description"].as_str().unwrap_or_default();
+            assert!(
+                description.starts_with('`'),
+                "{status} of {method} {path} does not name its code: {description:?}"
+            );
+        }
+    }
+    let with_codes = [
+        ("post", "/api/invites", "409", "`user_exists`"),
+        ("post", "/api/invites", "409", "`invite_pending`"),
+        ("post", "/api/tenants", "409", "`slug_taken`"),
+        ("patch", "/api/users/{id}", "409", "`last_admin`"),
+        (
+            "delete",
+            "/api/invites/{id}",
+            "409",
+            "`invite_not_revocable`",
+        ),
+        ("post", "/api/auth/token", "401", "`invalid_credentials`"),
+    ];
+    for (method, path, status, code) in with_codes {
+        let description = doc["paths"][path][method]["responses"][status]["description"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            description.contains(code),
+            "{method} {path} {status}: {description}"
+        );
+    }
+    let gone = &doc["components"]["responses"]["InviteLinkGone"]["description"];
+    for code in ["invite_expired", "invite_used", "invite_revoked"] {
+        assert!(gone.as_str().unwrap().contains(code));
+    }
+    let rate_limited = &doc["components"]["responses"]["RateLimited"];
+    assert!(rate_limited["headers"]["Retry-After"].is_object());
+
+    // Logos are bytes, not arrays of numbers.
+    let binary = json!({"type": "string", "format": "binary"});
+    let logo = &doc["paths"]["/api/tenants/{id}/logo"];
+    assert_eq!(
+        logo["put"]["requestBody"]["content"]["image/*"]["schema"],
+        binary
+    );
+    for image in ["image/png", "image/jpeg", "image/webp", "image/gif"] {
+        assert_eq!(
+            logo["get"]["responses"]["200"]["content"][image]["schema"], binary,
+            "{image}"
+        );
+    }
 }
 
 async fn metrics_count_requests_by_route_and_the_invite_lifecycle(app: TestApp) {

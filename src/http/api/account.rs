@@ -2,12 +2,15 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::body::{List, UserBody};
+use super::body::{SessionBody, SessionList, UserBody};
 use super::extract::{Bearer, Json, Path, Query};
-use crate::domain::account::OwnSession;
+use super::openapi::{
+    BadRequest, NotFound, PayloadTooLarge, RateLimited, Unauthenticated, UnsupportedMediaType,
+    ValidationFailed,
+};
 use crate::domain::error::Error;
 use crate::domain::session::SessionId;
 use crate::http::problem::Problem;
@@ -15,6 +18,7 @@ use crate::http::request::ClientIp;
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = UpdateMe)]
 pub struct UpdateMeRequest {
     #[schema(example = "Alice Smith")]
     pub name: String,
@@ -22,12 +26,14 @@ pub struct UpdateMeRequest {
 
 /// Change one's own name.
 #[utoipa::path(
-    patch, path = "/api/me", operation_id = "update_me", tag = "auth", request_body = UpdateMeRequest, security(("bearer" = [])),
+    patch, path = "/api/me", operation_id = "update_me", tag = "auth", request_body = UpdateMeRequest,
     responses(
-        (status = 200, body = UserBody),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The user, renamed", body = UserBody),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
     )
 )]
 pub async fn update_me(
@@ -40,6 +46,7 @@ pub async fn update_me(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ChangePassword)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
     pub new_password: String,
@@ -48,15 +55,15 @@ pub struct ChangePasswordRequest {
 /// Change one's own password; every other session and API token ends.
 #[utoipa::path(
     post, path = "/api/me/password", operation_id = "change_my_password", tag = "auth", request_body = ChangePasswordRequest,
-    security(("bearer" = [])),
     responses(
         (status = 204, description = "Changed; other sessions and tokens ended"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "current_password: invalid_credentials, or new_password fails the rules",
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "`validation_failed`: `current_password` with `invalid_credentials`, or a `new_password` that breaks the rules.",
             body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 429, response = RateLimited),
     )
 )]
 pub async fn change_password(
@@ -84,60 +91,31 @@ async fn change_own_password(
         .await
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionBody {
-    pub id: i64,
-    #[schema(example = "web")]
-    pub kind: &'static str,
-    pub created_at: String,
-    pub last_used_at: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// The session this request was made with.
-    pub current: bool,
-}
-
-impl From<OwnSession> for SessionBody {
-    fn from(own: OwnSession) -> Self {
-        Self {
-            id: own.session.id.0,
-            kind: own.session.kind.as_str(),
-            created_at: own.session.created_at.to_rfc3339(),
-            last_used_at: own.session.last_used_at.to_rfc3339(),
-            ip: own.session.ip,
-            user_agent: own.session.user_agent,
-            current: own.current,
-        }
-    }
-}
-
 /// One's own live sessions and API tokens, newest first.
 #[utoipa::path(
-    get, path = "/api/me/sessions", operation_id = "list_my_sessions", tag = "auth", security(("bearer" = [])),
+    get, path = "/api/me/sessions", operation_id = "list_my_sessions", tag = "auth",
     responses(
-        (status = 200, body = List<SessionBody>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Every live session and token of one's own", body = SessionList),
+        (status = 401, response = Unauthenticated),
     )
 )]
 pub async fn list_sessions(
     State(app): State<AppState>,
     auth: Bearer,
-) -> Result<axum::Json<List<SessionBody>>, Problem> {
+) -> Result<axum::Json<SessionList>, Problem> {
     let sessions = app.tether.own_sessions(&auth.signed_in).await?;
-    Ok(axum::Json(List {
-        items: sessions.into_iter().map(SessionBody::from).collect(),
-        next_cursor: None,
-    }))
+    Ok(axum::Json(SessionList::complete(
+        sessions.into_iter().map(SessionBody::from).collect(),
+    )))
 }
 
 /// End one of one's own sessions or API tokens; another user's is not found.
 #[utoipa::path(
     delete, path = "/api/me/sessions/{id}", operation_id = "end_my_session", tag = "auth", params(("id" = i64, Path)),
-    security(("bearer" = [])),
     responses(
         (status = 204, description = "Ended"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
     )
 )]
 pub async fn delete_session(
@@ -160,11 +138,10 @@ pub struct EndSessionsParams {
 /// End every other session and API token of one's own (`?except=current`).
 #[utoipa::path(
     delete, path = "/api/me/sessions", operation_id = "end_my_other_sessions", tag = "auth", params(EndSessionsParams),
-    security(("bearer" = [])),
     responses(
         (status = 204, description = "Ended"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
     )
 )]
 pub async fn delete_other_sessions(

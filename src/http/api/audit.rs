@@ -6,8 +6,9 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use utoipa::IntoParams;
 
-use super::body::{AuditEventBody, List};
+use super::body::{AuditEventBody, AuditEventList};
 use super::extract::{Bearer, Query};
+use super::openapi::{BadRequest, Forbidden, Unauthenticated};
 use crate::domain::audit::AuditQuery;
 use crate::domain::clock::Timestamp;
 use crate::domain::error::FieldError;
@@ -47,19 +48,19 @@ fn parse_since(since: &str) -> Result<Timestamp, FieldError> {
 
 /// Audit events the caller may read.
 #[utoipa::path(
-    get, path = "/api/audit-events", operation_id = "list_audit_events", tag = "audit", params(AuditListParams), security(("bearer" = [])),
+    get, path = "/api/audit-events", operation_id = "list_audit_events", tag = "audit", params(AuditListParams),
     responses(
-        (status = 200, body = List<AuditEventBody>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "A page of audit events", body = AuditEventList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
     )
 )]
 pub async fn list(
     State(app): State<AppState>,
     auth: Bearer,
     Query(params): Query<AuditListParams>,
-) -> Result<axum::Json<List<AuditEventBody>>, Problem> {
+) -> Result<axum::Json<AuditEventList>, Problem> {
     let page = PageRequest::parse(params.cursor.as_deref(), params.limit);
     let since = params.since.as_deref().map(parse_since).transpose();
     let (page, since) = match (page, since) {
@@ -81,5 +82,5 @@ pub async fn list(
         .tether
         .list_audit_events(&auth.signed_in.actor, query)
         .await?;
-    Ok(axum::Json(List::of(page, AuditEventBody::from)))
+    Ok(axum::Json(AuditEventList::of(page, AuditEventBody::from)))
 }

@@ -7,12 +7,17 @@ use utoipa::ToSchema;
 
 use super::body::{TokenBody, UserBody};
 use super::extract::{Bearer, Json};
+use super::openapi::{
+    BadRequest, PayloadTooLarge, RateLimited, Unauthenticated, UnsupportedMediaType,
+    ValidationFailed,
+};
 use crate::domain::session::SessionKind;
 use crate::http::problem::Problem;
 use crate::http::request::ClientIp;
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = SignIn)]
 pub struct SignInRequest {
     #[schema(example = "alice@acme.com")]
     pub email: String,
@@ -22,13 +27,16 @@ pub struct SignInRequest {
 /// Sign in: exchange an email and password for an API token (30 days).
 #[utoipa::path(
     post, path = "/api/auth/token", operation_id = "create_token", tag = "auth", request_body = SignInRequest,
+    security(()),
     responses(
-        (status = 200, body = TokenBody),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 200, description = "A new API token", body = TokenBody),
+        (status = 400, response = BadRequest),
+        (status = 401, description = "`invalid_credentials`: the email or password is not correct (the same answer, after the same work, for an unknown email).",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 429, response = RateLimited),
     )
 )]
 pub async fn create_token(
@@ -48,10 +56,10 @@ pub async fn create_token(
 
 /// Sign out: revoke the token this request carries.
 #[utoipa::path(
-    delete, path = "/api/auth/token", operation_id = "delete_token", tag = "auth", security(("bearer" = [])),
+    delete, path = "/api/auth/token", operation_id = "delete_token", tag = "auth",
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthenticated),
     )
 )]
 pub async fn delete_token(
@@ -66,10 +74,10 @@ pub async fn delete_token(
 
 /// The signed-in user.
 #[utoipa::path(
-    get, path = "/api/me", operation_id = "get_me", tag = "auth", security(("bearer" = [])),
+    get, path = "/api/me", operation_id = "get_me", tag = "auth",
     responses(
-        (status = 200, body = UserBody),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The signed-in user", body = UserBody),
+        (status = 401, response = Unauthenticated),
     )
 )]
 pub async fn me(auth: Bearer) -> axum::Json<UserBody> {

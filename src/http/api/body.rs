@@ -4,13 +4,14 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::account::OwnSession;
 use crate::domain::audit::AuditEvent;
 use crate::domain::clock::Timestamp;
 use crate::domain::invite::{Invite, InviteLink, IssuedInvite};
 use crate::domain::outbox::{Delivery, Kind, Message, State};
 use crate::domain::page::Page;
 use crate::domain::role::Role;
-use crate::domain::session::NewSession;
+use crate::domain::session::{NewSession, SessionKind};
 use crate::domain::tenant::{Tenant, TenantKind};
 use crate::domain::user::User;
 use crate::domain::Tether;
@@ -19,30 +20,55 @@ fn time(at: Timestamp) -> String {
     at.to_rfc3339()
 }
 
-/// A list page: `next_cursor` continues it, `null` when it is the last.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct List<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
+/// Declares one of api.md's lists, `{"items": [...], "next_cursor"}`, as a type of its own, so
+/// that the OpenAPI document names it (`InviteList`) and refers to its item's schema rather than
+/// repeating it.
+macro_rules! list {
+    ($(#[$doc:meta])* $list:ident of $item:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $list {
+            pub items: Vec<$item>,
+            /// Pass as `?cursor=` for the next page; `null` on the last one.
+            pub next_cursor: Option<String>,
+        }
+
+        impl $list {
+            pub fn of<D>(page: Page<D>, to_item: impl Fn(D) -> $item) -> Self {
+                Self {
+                    items: page.items.into_iter().map(to_item).collect(),
+                    next_cursor: page.next_cursor,
+                }
+            }
+
+            /// A list that is whole on one page.
+            pub fn complete(items: Vec<$item>) -> Self {
+                Self {
+                    items,
+                    next_cursor: None,
+                }
+            }
+        }
+    };
 }
 
-impl<T> List<T> {
-    pub fn of<D>(page: Page<D>, to_body: impl Fn(D) -> T) -> Self {
-        Self {
-            items: page.items.into_iter().map(to_body).collect(),
-            next_cursor: page.next_cursor,
-        }
-    }
-
-    pub fn complete(items: Vec<T>) -> Self {
-        Self {
-            items,
-            next_cursor: None,
-        }
-    }
-}
+list!(/// A page of invites, newest first.
+    InviteList of InviteBody);
+list!(/// A page of users, newest first.
+    UserList of UserBody);
+list!(/// The tenants the caller may see.
+    TenantList of TenantBody);
+list!(/// Every role.
+    RoleList of RoleBody);
+list!(/// A page of audit events, newest first.
+    AuditEventList of AuditEventBody);
+list!(/// A page of outbox messages, newest first.
+    OutboxMessageList of OutboxMessageBody);
+list!(/// One's own live sessions and API tokens, newest first.
+    SessionList of SessionBody);
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TenantKind)]
 #[serde(rename_all = "lowercase")]
 pub enum TenantKindBody {
     Msp,
@@ -58,7 +84,9 @@ impl From<TenantKind> for TenantKindBody {
     }
 }
 
+/// A tenant: the MSP or one of its clients.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Tenant)]
 pub struct TenantBody {
     pub id: i64,
     pub kind: TenantKindBody,
@@ -101,14 +129,18 @@ impl TenantBody {
     }
 }
 
+/// Which kind of tenant a role belongs to.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = RoleScope)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     Msp,
     Client,
 }
 
+/// A role of the fixed catalogue; a higher rank may do more.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Role)]
 pub struct RoleBody {
     pub id: i64,
     #[schema(example = "client_admin")]
@@ -131,7 +163,9 @@ impl From<Role> for RoleBody {
     }
 }
 
+/// A user of one tenant.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = User)]
 pub struct UserBody {
     pub id: i64,
     pub email: String,
@@ -160,6 +194,7 @@ impl From<User> for UserBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = InviteStatus)]
 #[serde(rename_all = "lowercase")]
 pub enum InviteStatusBody {
     Pending,
@@ -168,7 +203,9 @@ pub enum InviteStatusBody {
     Expired,
 }
 
+/// `superseded` when a newer invite for the same email replaced it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = RevokeReason)]
 #[serde(rename_all = "lowercase")]
 pub enum RevokeReasonBody {
     Revoked,
@@ -184,6 +221,7 @@ pub struct CreatedBy {
 
 /// An invite; never its token.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Invite)]
 pub struct InviteBody {
     pub id: i64,
     /// `null` only for the first-admin link, whose recipient enters their email.
@@ -207,6 +245,7 @@ pub struct InviteBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeliveryStatus)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatusBody {
     Queued,
@@ -228,6 +267,7 @@ impl From<State> for DeliveryStatusBody {
 
 /// An invite e-mail's delivery (api.md "Delivery, recovery, bulk, webhooks").
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Delivery)]
 pub struct DeliveryBody {
     pub status: DeliveryStatusBody,
     pub attempts: i64,
@@ -248,6 +288,7 @@ impl From<Delivery> for DeliveryBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = MessageKind)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageKindBody {
     Email,
@@ -256,6 +297,7 @@ pub enum MessageKindBody {
 
 /// A message in the outbox; never its content's secrets.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OutboxMessage)]
 pub struct OutboxMessageBody {
     pub id: i64,
     pub kind: MessageKindBody,
@@ -324,6 +366,7 @@ impl From<Invite> for InviteBody {
 
 /// A created invite: the invite, plus its token and link, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CreatedInvite)]
 pub struct CreatedInviteBody {
     #[serde(flatten)]
     pub invite: InviteBody,
@@ -342,13 +385,17 @@ impl From<IssuedInvite> for CreatedInviteBody {
     }
 }
 
+/// The role an invite link grants.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = InviteLinkRole)]
 pub struct LinkRole {
     pub id: i64,
     pub name: &'static str,
 }
 
+/// The tenant an invite link joins, with its branding.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = InviteLinkTenant)]
 pub struct LinkTenant {
     pub id: i64,
     pub name: String,
@@ -359,6 +406,7 @@ pub struct LinkTenant {
 
 /// What an invite link's setup page shows.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = InviteLink)]
 pub struct InviteLinkBody {
     pub email: Option<String>,
     pub name: Option<String>,
@@ -396,6 +444,7 @@ pub enum TokenType {
 
 /// A new API token and the user it belongs to.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Token)]
 pub struct TokenBody {
     pub token: String,
     pub token_type: TokenType,
@@ -414,7 +463,9 @@ impl TokenBody {
     }
 }
 
+/// Something that happened, who did it, and to what.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditEvent)]
 pub struct AuditEventBody {
     pub id: i64,
     pub at: String,
@@ -425,7 +476,8 @@ pub struct AuditEventBody {
     pub target_type: Option<String>,
     pub target_id: Option<i64>,
     pub ip: Option<String>,
-    #[schema(value_type = Object)]
+    /// What the action concerned, by name: e.g. the invite's email and role.
+    #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
     pub detail: serde_json::Value,
 }
 
@@ -441,6 +493,48 @@ impl From<AuditEvent> for AuditEventBody {
             target_id: event.target_id,
             ip: event.ip,
             detail: event.detail,
+        }
+    }
+}
+
+/// What kind of sign-in a session is.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SessionKind)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionKindBody {
+    /// A browser's cookie.
+    Web,
+    /// An API token.
+    Api,
+}
+
+/// One of one's own sessions or API tokens.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Session)]
+pub struct SessionBody {
+    pub id: i64,
+    pub kind: SessionKindBody,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session this request was made with.
+    pub current: bool,
+}
+
+impl From<OwnSession> for SessionBody {
+    fn from(own: OwnSession) -> Self {
+        Self {
+            id: own.session.id.0,
+            kind: match own.session.kind {
+                SessionKind::Web => SessionKindBody::Web,
+                SessionKind::Api => SessionKindBody::Api,
+            },
+            created_at: time(own.session.created_at),
+            last_used_at: time(own.session.last_used_at),
+            ip: own.session.ip,
+            user_agent: own.session.user_agent,
+            current: own.current,
         }
     }
 }

@@ -8,8 +8,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::body::{CreatedInviteBody, InviteBody, InviteLinkBody, List, TokenBody};
+use super::body::{CreatedInviteBody, InviteBody, InviteLinkBody, InviteList, TokenBody};
 use super::extract::{Bearer, Json, Path, Query};
+use super::openapi::{
+    BadRequest, Forbidden, InviteLinkGone, NotFound, PayloadTooLarge, RateLimited, Unauthenticated,
+    UnsupportedMediaType,
+};
 use crate::domain::invite::{Acceptance, InviteId, InviteQuery, NewInvite, StatusFilter};
 use crate::domain::page::PageRequest;
 use crate::domain::session::SessionKind;
@@ -19,6 +23,7 @@ use crate::http::request::ClientIp;
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = CreateInvite)]
 pub struct CreateInviteRequest {
     #[schema(example = "alice@acme.com")]
     pub email: String,
@@ -49,14 +54,18 @@ fn created(issued: crate::domain::invite::IssuedInvite) -> Response {
 /// Create an invite; the response is the only place its token ever appears.
 #[utoipa::path(
     post, path = "/api/invites", operation_id = "create_invite", tag = "invites", request_body = CreateInviteRequest,
-    security(("bearer" = [])),
     responses(
-        (status = 201, body = CreatedInviteBody, headers(("Location" = String, description = "The new invite"))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "user_exists or invite_pending", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The invite, with its token and link, shown this once", body = CreatedInviteBody,
+            headers(("Location" = String, description = "The new invite"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 409, description = "`user_exists`: the email already has an account; `invite_pending`: an open invite for it is one the caller may not replace.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "`validation_failed`: field errors, among them an unknown `tenant_id` or `role_id`, a role that does not fit the tenant, and `send_email` with `email_not_configured`.",
+            body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(
@@ -94,19 +103,18 @@ pub struct InviteListParams {
 /// List invites, newest first.
 #[utoipa::path(
     get, path = "/api/invites", operation_id = "list_invites", tag = "invites", params(InviteListParams),
-    security(("bearer" = [])),
     responses(
-        (status = 200, body = List<InviteBody>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "A page of invites", body = InviteList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
     )
 )]
 pub async fn list(
     State(app): State<AppState>,
     auth: Bearer,
     Query(params): Query<InviteListParams>,
-) -> Result<axum::Json<List<InviteBody>>, Problem> {
+) -> Result<axum::Json<InviteList>, Problem> {
     let status = StatusFilter::parse_or_default(params.status.as_deref());
     let page = PageRequest::parse(params.cursor.as_deref(), params.limit);
     let (status, page) = match (status, page) {
@@ -127,18 +135,17 @@ pub async fn list(
         .tether
         .list_invites(&auth.signed_in.actor, query)
         .await?;
-    Ok(axum::Json(List::of(page, InviteBody::from)))
+    Ok(axum::Json(InviteList::of(page, InviteBody::from)))
 }
 
 /// One invite.
 #[utoipa::path(
     get, path = "/api/invites/{id}", operation_id = "get_invite", tag = "invites", params(("id" = i64, Path)),
-    security(("bearer" = [])),
     responses(
-        (status = 200, body = InviteBody),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The invite", body = InviteBody),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
     )
 )]
 pub async fn get_one(
@@ -156,13 +163,13 @@ pub async fn get_one(
 /// Revoke an invite; revoking a revoked one succeeds again.
 #[utoipa::path(
     delete, path = "/api/invites/{id}", operation_id = "revoke_invite", tag = "invites", params(("id" = i64, Path)),
-    security(("bearer" = [])),
     responses(
-        (status = 204, description = "Revoked"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "invite_not_revocable", body = Problem, content_type = "application/problem+json"),
+        (status = 204, description = "Revoked, now or before"),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, description = "`invite_not_revocable`: the invite has been accepted.",
+            body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn revoke(
@@ -177,6 +184,7 @@ pub async fn revoke(
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = ReissueInvite)]
 pub struct ReissueRequest {
     /// 24, 72 or 168; the original period if not given.
     pub expires_hours: Option<i64>,
@@ -189,14 +197,19 @@ pub struct ReissueRequest {
 #[utoipa::path(
     post, path = "/api/invites/{id}/reissue", operation_id = "reissue_invite", tag = "invites", params(("id" = i64, Path)),
     request_body(content = Option<ReissueRequest>, content_type = "application/json"),
-    security(("bearer" = [])),
     responses(
-        (status = 201, body = CreatedInviteBody, headers(("Location" = String, description = "The new invite"))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "invite_not_revocable", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The new invite, with its token and link, shown this once", body = CreatedInviteBody,
+            headers(("Location" = String, description = "The new invite"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, description = "`invite_not_revocable`: the invite has been accepted or revoked; `user_exists`: its email has an account now.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "`validation_failed`: `expires_hours` not 24, 72 or 168, or `send_email` with `email_not_configured`.",
+            body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn reissue(
@@ -221,11 +234,12 @@ pub async fn reissue(
 /// What an invite link's setup page shows. Opening it changes nothing.
 #[utoipa::path(
     get, path = "/api/invite-links/{token}", operation_id = "inspect_invite_link", tag = "invite links", params(("token" = String, Path)),
+    security(()),
     responses(
-        (status = 200, body = InviteLinkBody),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "invite_expired, invite_used or invite_revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "What the setup page shows", body = InviteLinkBody),
+        (status = 404, response = NotFound),
+        (status = 410, response = InviteLinkGone),
+        (status = 429, response = RateLimited),
     )
 )]
 pub async fn inspect_link(
@@ -239,6 +253,7 @@ pub async fn inspect_link(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = AcceptInvite)]
 pub struct AcceptRequest {
     #[schema(example = "Alice Smith")]
     pub name: String,
@@ -250,15 +265,19 @@ pub struct AcceptRequest {
 /// Accept an invite link: create the account and sign it in.
 #[utoipa::path(
     post, path = "/api/invite-links/{token}/accept", operation_id = "accept_invite_link", tag = "invite links", params(("token" = String, Path)),
-    request_body = AcceptRequest,
+    request_body = AcceptRequest, security(()),
     responses(
-        (status = 201, body = TokenBody),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "user_exists", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "invite_expired, invite_used or invite_revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The new account, signed in with an API token", body = TokenBody),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, description = "`user_exists`: the email has an account already.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 410, response = InviteLinkGone),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "`validation_failed`: a name or password that breaks the rules.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = RateLimited),
     )
 )]
 pub async fn accept_link(

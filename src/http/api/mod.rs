@@ -1,5 +1,5 @@
-//! The JSON API of api.md under `/api`, and its OpenAPI 3.1 document, generated from the
-//! handlers and the types they return.
+//! The JSON API of api.md under `/api`: which path goes to which handler. Its OpenAPI 3.1
+//! document is `openapi.rs`.
 
 pub mod account;
 pub mod audit;
@@ -7,6 +7,7 @@ pub mod auth;
 pub mod body;
 pub mod extract;
 pub mod invites;
+pub mod openapi;
 pub mod outbox;
 pub mod tenants;
 pub mod users;
@@ -16,10 +17,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::Router;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi;
 
-use super::problem::{ensure_problem, Problem, ProblemField};
+use super::problem::{ensure_problem, Problem};
 use super::AppState;
 use crate::domain::tenant::MAX_LOGO_BYTES;
 
@@ -88,44 +88,5 @@ async fn method_not_allowed() -> Problem {
 }
 
 async fn openapi_json() -> impl IntoResponse {
-    axum::Json(ApiDoc::openapi())
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Tether", description = "Tenants, roles and single-use invite links for an MSP and its clients."),
-    paths(
-        auth::create_token, auth::delete_token, auth::me,
-        account::update_me, account::change_password, account::list_sessions,
-        account::delete_session, account::delete_other_sessions,
-        invites::create, invites::list, invites::get_one, invites::revoke, invites::reissue,
-        invites::inspect_link, invites::accept_link,
-        users::list, users::get_one, users::update,
-        tenants::roles, tenants::list, tenants::get_one, tenants::create, tenants::update,
-        tenants::put_logo, tenants::delete_logo, tenants::get_logo,
-        audit::list,
-        outbox::list, outbox::retry,
-    ),
-    components(schemas(Problem, ProblemField)),
-    modifiers(&BearerAuth),
-    tags(
-        (name = "auth", description = "API tokens"),
-        (name = "invites", description = "Creating, listing, revoking and re-issuing invites"),
-        (name = "invite links", description = "What a recipient's link shows, and accepting it (public)"),
-        (name = "users"), (name = "tenants"), (name = "audit"),
-        (name = "outbox", description = "What Tether sends, and retrying it"),
-    )
-)]
-pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
+    axum::Json(openapi::ApiDoc::openapi())
 }

@@ -5,8 +5,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::body::{List, OutboxMessageBody};
+use super::body::{OutboxMessageBody, OutboxMessageList};
 use super::extract::{Bearer, Path, Query};
+use super::openapi::{BadRequest, Forbidden, NotFound, Unauthenticated};
 use crate::domain::outbox::{Kind, MessageId, MessageQuery, State as MessageState};
 use crate::domain::page::PageRequest;
 use crate::http::problem::Problem;
@@ -26,19 +27,19 @@ pub struct OutboxListParams {
 
 /// Outbox messages, newest first (client admins: their tenant's e-mails).
 #[utoipa::path(
-    get, path = "/api/outbox", operation_id = "list_outbox", tag = "outbox", params(OutboxListParams), security(("bearer" = [])),
+    get, path = "/api/outbox", operation_id = "list_outbox", tag = "outbox", params(OutboxListParams),
     responses(
-        (status = 200, body = List<OutboxMessageBody>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "A page of outbox messages", body = OutboxMessageList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
     )
 )]
 pub async fn list(
     State(app): State<AppState>,
     auth: Bearer,
     Query(params): Query<OutboxListParams>,
-) -> Result<axum::Json<List<OutboxMessageBody>>, Problem> {
+) -> Result<axum::Json<OutboxMessageList>, Problem> {
     let state = params.state.as_deref().map(MessageState::parse).transpose();
     let kind = params.kind.as_deref().map(Kind::parse).transpose();
     let page = PageRequest::parse(params.cursor.as_deref(), params.limit);
@@ -57,19 +58,22 @@ pub async fn list(
         .tether
         .list_outbox(&auth.signed_in.actor, MessageQuery { state, kind, page })
         .await?;
-    Ok(axum::Json(List::of(page, OutboxMessageBody::from)))
+    Ok(axum::Json(OutboxMessageList::of(
+        page,
+        OutboxMessageBody::from,
+    )))
 }
 
 /// Retry a message now, with a fresh schedule.
 #[utoipa::path(
     post, path = "/api/outbox/{id}/retry", operation_id = "retry_outbox_message", tag = "outbox", params(("id" = i64, Path)),
-    security(("bearer" = [])),
     responses(
         (status = 202, description = "Queued for delivery"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "message_not_retryable: being sent or already sent", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, description = "`message_not_retryable`: the message is being sent or has been sent.",
+            body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn retry(

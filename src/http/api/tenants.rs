@@ -9,54 +9,60 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::body::{List, RoleBody, TenantBody};
+use super::body::{RoleBody, RoleList, TenantBody, TenantList};
 use super::extract::{Bearer, Json, Path, RawBody};
+use super::openapi::{
+    BadRequest, Forbidden, Image, NotFound, PayloadTooLarge, Unauthenticated, UnsupportedMediaType,
+    ValidationFailed,
+};
 use crate::domain::role::Role;
 use crate::domain::tenant::{NewTenant, TenantChanges, TenantId};
 use crate::http::problem::Problem;
 use crate::http::AppState;
 
-/// All roles.
+/// Every role, with its scope and rank.
 #[utoipa::path(
-    get, path = "/api/roles", operation_id = "list_roles", tag = "tenants", security(("bearer" = [])),
+    get, path = "/api/roles", operation_id = "list_roles", tag = "tenants",
     responses(
-        (status = 200, body = List<RoleBody>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Every role", body = RoleList),
+        (status = 401, response = Unauthenticated),
     )
 )]
-pub async fn roles(_auth: Bearer) -> axum::Json<List<RoleBody>> {
-    axum::Json(List::complete(
+pub async fn roles(_auth: Bearer) -> axum::Json<RoleList> {
+    axum::Json(RoleList::complete(
         Role::ALL.into_iter().map(RoleBody::from).collect(),
     ))
 }
 
 /// The tenants the caller may see: the MSP first, then clients by name.
 #[utoipa::path(
-    get, path = "/api/tenants", operation_id = "list_tenants", tag = "tenants", security(("bearer" = [])),
+    get, path = "/api/tenants", operation_id = "list_tenants", tag = "tenants",
     responses(
-        (status = 200, body = List<TenantBody>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The tenants the caller may see", body = TenantList),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
     )
 )]
 pub async fn list(
     State(app): State<AppState>,
     auth: Bearer,
-) -> Result<axum::Json<List<TenantBody>>, Problem> {
+) -> Result<axum::Json<TenantList>, Problem> {
     let tenants = app.tether.list_tenants(&auth.signed_in.actor).await?;
     let items = tenants
         .iter()
         .map(|t| TenantBody::new(&app.tether, &t.tenant))
         .collect();
-    Ok(axum::Json(List::complete(items)))
+    Ok(axum::Json(TenantList::complete(items)))
 }
 
 /// One tenant.
 #[utoipa::path(
-    get, path = "/api/tenants/{id}", operation_id = "get_tenant", tag = "tenants", params(("id" = i64, Path)), security(("bearer" = [])),
+    get, path = "/api/tenants/{id}", operation_id = "get_tenant", tag = "tenants", params(("id" = i64, Path)),
     responses(
-        (status = 200, body = TenantBody),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The tenant", body = TenantBody),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
     )
 )]
 pub async fn get_one(
@@ -72,6 +78,7 @@ pub async fn get_one(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = CreateTenant)]
 pub struct CreateTenantRequest {
     #[schema(example = "Acme Corp")]
     pub name: String,
@@ -83,14 +90,18 @@ pub struct CreateTenantRequest {
 
 /// Create a client tenant (MSP admins).
 #[utoipa::path(
-    post, path = "/api/tenants", operation_id = "create_tenant", tag = "tenants", request_body = CreateTenantRequest, security(("bearer" = [])),
+    post, path = "/api/tenants", operation_id = "create_tenant", tag = "tenants", request_body = CreateTenantRequest,
     responses(
-        (status = 201, body = TenantBody, headers(("Location" = String, description = "The new tenant"))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "slug_taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The new client", body = TenantBody,
+            headers(("Location" = String, description = "The new tenant"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 409, description = "`slug_taken`: another tenant has this slug.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
     )
 )]
 pub async fn create(
@@ -118,6 +129,7 @@ pub async fn create(
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = UpdateTenant)]
 pub struct UpdateTenantRequest {
     pub name: Option<String>,
     pub accent_colour: Option<String>,
@@ -126,14 +138,16 @@ pub struct UpdateTenantRequest {
 /// Rename a tenant or change its accent colour (MSP admins).
 #[utoipa::path(
     patch, path = "/api/tenants/{id}", operation_id = "update_tenant", tag = "tenants", params(("id" = i64, Path)),
-    request_body = UpdateTenantRequest, security(("bearer" = [])),
+    request_body = UpdateTenantRequest,
     responses(
-        (status = 200, body = TenantBody),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The tenant, changed", body = TenantBody),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
     )
 )]
 pub async fn update(
@@ -157,14 +171,17 @@ pub async fn update(
 /// Replace a tenant's logo: PNG, JPEG, WebP or GIF, at most 512 KiB, recognised by its bytes.
 #[utoipa::path(
     put, path = "/api/tenants/{id}/logo", operation_id = "put_tenant_logo", tag = "tenants", params(("id" = i64, Path)),
-    request_body(content = Vec<u8>, content_type = "image/png"), security(("bearer" = [])),
+    // One media range rather than the four types: openapi-python-client (0.29) writes a client
+    // that cannot be imported for an operation with several request body types.
+    request_body(description = "The image's bytes, PNG, JPEG, WebP or GIF, sent with its own `Content-Type`; the server recognises the type by the bytes.",
+        content = inline(Image), content_type = "image/*"),
     responses(
         (status = 204, description = "Stored"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
     )
 )]
 pub async fn put_logo(
@@ -181,12 +198,12 @@ pub async fn put_logo(
 
 /// Remove a tenant's logo.
 #[utoipa::path(
-    delete, path = "/api/tenants/{id}/logo", operation_id = "delete_tenant_logo", tag = "tenants", params(("id" = i64, Path)), security(("bearer" = [])),
+    delete, path = "/api/tenants/{id}/logo", operation_id = "delete_tenant_logo", tag = "tenants", params(("id" = i64, Path)),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
     )
 )]
 pub async fn delete_logo(
@@ -203,11 +220,14 @@ pub async fn delete_logo(
 /// A tenant's logo (public), with its sniffed type, an ETag and a long cache lifetime.
 #[utoipa::path(
     get, path = "/api/tenants/{id}/logo", operation_id = "get_tenant_logo", tag = "tenants", params(("id" = i64, Path)),
+    security(()),
     responses(
-        (status = 200, description = "The image", content_type = "image/png", body = Vec<u8>,
-            headers(("ETag" = String), ("Cache-Control" = String))),
-        (status = 304, description = "Not modified"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The image, as the type its bytes are", content(
+            (inline(Image) = "image/png"), (inline(Image) = "image/jpeg"),
+            (inline(Image) = "image/webp"), (inline(Image) = "image/gif"),
+        ), headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified: `If-None-Match` named this version"),
+        (status = 404, response = NotFound),
     )
 )]
 pub async fn get_logo(

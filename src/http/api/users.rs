@@ -4,8 +4,12 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::body::{List, UserBody};
+use super::body::{UserBody, UserList};
 use super::extract::{Bearer, Json, Path, Query};
+use super::openapi::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthenticated, UnsupportedMediaType,
+    ValidationFailed,
+};
 use crate::domain::error::FieldError;
 use crate::domain::page::PageRequest;
 use crate::domain::role::Role;
@@ -27,18 +31,19 @@ pub struct UserListParams {
 
 /// List users, newest first.
 #[utoipa::path(
-    get, path = "/api/users", operation_id = "list_users", tag = "users", params(UserListParams), security(("bearer" = [])),
+    get, path = "/api/users", operation_id = "list_users", tag = "users", params(UserListParams),
     responses(
-        (status = 200, body = List<UserBody>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "A page of users", body = UserList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
     )
 )]
 pub async fn list(
     State(app): State<AppState>,
     auth: Bearer,
     Query(params): Query<UserListParams>,
-) -> Result<axum::Json<List<UserBody>>, Problem> {
+) -> Result<axum::Json<UserList>, Problem> {
     let page = PageRequest::parse(params.cursor.as_deref(), params.limit);
     let role = params
         .role_id
@@ -63,16 +68,17 @@ pub async fn list(
         page,
     };
     let page = app.tether.list_users(&auth.signed_in.actor, query).await?;
-    Ok(axum::Json(List::of(page, UserBody::from)))
+    Ok(axum::Json(UserList::of(page, UserBody::from)))
 }
 
 /// One user.
 #[utoipa::path(
-    get, path = "/api/users/{id}", operation_id = "get_user", tag = "users", params(("id" = i64, Path)), security(("bearer" = [])),
+    get, path = "/api/users/{id}", operation_id = "get_user", tag = "users", params(("id" = i64, Path)),
     responses(
-        (status = 200, body = UserBody),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The user", body = UserBody),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
     )
 )]
 pub async fn get_one(
@@ -85,6 +91,7 @@ pub async fn get_one(
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = UpdateUser)]
 pub struct UpdateUserRequest {
     pub name: Option<String>,
     pub role_id: Option<i64>,
@@ -95,15 +102,18 @@ pub struct UpdateUserRequest {
 /// Rename a user, change their role, deactivate or reactivate them.
 #[utoipa::path(
     patch, path = "/api/users/{id}", operation_id = "update_user", tag = "users", params(("id" = i64, Path)),
-    request_body = UpdateUserRequest, security(("bearer" = [])),
+    request_body = UpdateUserRequest,
     responses(
-        (status = 200, body = UserBody),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "last_admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The user, changed", body = UserBody),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, description = "`last_admin`: the change would leave no active MSP admin.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
     )
 )]
 pub async fn update(

@@ -1,0 +1,221 @@
+//! The API's OpenAPI 3.1 document, generated from the handlers and the types they return, with
+//! api.md's names: each operation named for what it does, each object by its name in api.md
+//! (`Invite`, `Tenant`, `User`…), each request body for its operation (`CreateInvite`), and
+//! the error answers operations share as response components that say which `code` they carry.
+//! Every operation needs the bearer token unless it says `security(())`: the public ones.
+
+use std::collections::BTreeSet;
+
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{
+    ArrayItems, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr};
+use utoipa::{Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
+
+use super::{account, audit, auth, invites, outbox, tenants, users};
+use crate::http::problem::{Problem, ProblemField, PROBLEM_JSON};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tether", description = "Tenants, roles and single-use invite links for an MSP and its clients."),
+    paths(
+        auth::create_token, auth::delete_token, auth::me,
+        account::update_me, account::change_password, account::list_sessions,
+        account::delete_session, account::delete_other_sessions,
+        invites::create, invites::list, invites::get_one, invites::revoke, invites::reissue,
+        invites::inspect_link, invites::accept_link,
+        users::list, users::get_one, users::update,
+        tenants::roles, tenants::list, tenants::get_one, tenants::create, tenants::update,
+        tenants::put_logo, tenants::delete_logo, tenants::get_logo,
+        audit::list,
+        outbox::list, outbox::retry,
+    ),
+    components(
+        schemas(Problem, ProblemField),
+        responses(
+            BadRequest, Unauthenticated, Forbidden, NotFound, InviteLinkGone, PayloadTooLarge,
+            UnsupportedMediaType, ValidationFailed, RateLimited,
+        ),
+    ),
+    modifiers(&BearerAuth, &EveryFieldSent),
+    security(("bearer" = [])),
+    tags(
+        (name = "auth", description = "Signing in, API tokens, and one's own account"),
+        (name = "invites", description = "Creating, listing, revoking and re-issuing invites"),
+        (name = "invite links", description = "What a recipient's link shows, and accepting it (public)"),
+        (name = "users", description = "The users of the tenants the caller may see"),
+        (name = "tenants", description = "The MSP and its clients, their branding, and the roles"),
+        (name = "audit", description = "Who did what, and when"),
+        (name = "outbox", description = "What Tether sends, and retrying it"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+/// The bearer scheme, required by every operation that does not say `security(())`, and no
+/// requirement (`security: []`) for those that do. The requirement is written on each operation
+/// as well as on the document because generators read it there: openapi-python-client then
+/// asks for an `AuthenticatedClient` exactly where a token is needed.
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let public = operation.security.as_ref().map(|requirements| {
+                    requirements
+                        .iter()
+                        .all(|r| *r == SecurityRequirement::default())
+                });
+                operation.security = match public {
+                    None => Some(vec![bearer.clone()]),
+                    // `security(())` says "anyone"; `[]` is how OpenAPI says "no requirement".
+                    Some(true) => Some(Vec::new()),
+                    Some(false) => operation.security.take(),
+                };
+            }
+        }
+    }
+}
+
+/// What the server sends always has every field of its type, `null` where an `Option` holds
+/// nothing (none of the response types skips a field). The derive marks `Option` fields as
+/// not required, which is right for request bodies only; so every object reachable from a
+/// success response is marked as having all of its fields, and generated clients read
+/// `accepted_at: str | None` rather than "maybe absent".
+struct EveryFieldSent;
+
+impl Modify for EveryFieldSent {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut sent = BTreeSet::new();
+        let mut pending: Vec<RefOr<Schema>> = Vec::new();
+        for item in openapi.paths.paths.values() {
+            let operations = [&item.get, &item.put, &item.post, &item.delete, &item.patch];
+            for operation in operations.into_iter().flatten() {
+                for (status, response) in &operation.responses.responses {
+                    if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+                        let schemas = response.content.values().filter_map(|c| c.schema.clone());
+                        pending.extend(schemas);
+                    }
+                }
+            }
+        }
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        while let Some(schema) = pending.pop() {
+            match schema {
+                RefOr::Ref(reference) => {
+                    let name = reference
+                        .ref_location
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default();
+                    if sent.insert(name.to_owned()) {
+                        pending.extend(components.schemas.get(name).cloned());
+                    }
+                }
+                RefOr::T(Schema::Object(object)) => pending.extend(object.properties.into_values()),
+                RefOr::T(Schema::Array(array)) => {
+                    if let ArrayItems::RefOrSchema(items) = array.items {
+                        pending.push(*items);
+                    }
+                }
+                RefOr::T(Schema::AllOf(all)) => pending.extend(all.items),
+                RefOr::T(Schema::OneOf(one)) => pending.extend(one.items),
+                RefOr::T(_) => {}
+            }
+        }
+        for name in sent {
+            match components.schemas.get_mut(&name) {
+                Some(RefOr::T(Schema::Object(object))) => require_all(object),
+                Some(RefOr::T(Schema::AllOf(all))) => {
+                    for item in &mut all.items {
+                        if let RefOr::T(Schema::Object(object)) = item {
+                            require_all(object);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn require_all(object: &mut Object) {
+    object.required = object.properties.keys().cloned().collect();
+}
+
+/// An image's bytes, sent and served with their own `Content-Type`: a logo. Described by hand
+/// because the derive would describe a `Vec<u8>` as an array of integers, which generators
+/// cannot send as a file.
+pub struct Image;
+
+impl PartialSchema for Image {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl ToSchema for Image {}
+
+/// Declares the problem answers that many operations share. Each is a response component
+/// (`#/components/responses/NotFound`) whose body is a `Problem` and whose description names
+/// the `code` it carries; a header, where the answer has one, is described with it.
+macro_rules! problem_responses {
+    ($($name:ident: $description:literal $(, header $header:literal: $header_doc:literal)?;)*) => {$(
+        #[doc = $description]
+        pub struct $name;
+
+        impl<'r> ToResponse<'r> for $name {
+            fn response() -> (&'r str, RefOr<Response>) {
+                #[allow(unused_mut)]
+                let mut response = ResponseBuilder::new()
+                    .description($description)
+                    .content(PROBLEM_JSON, Content::new(Some(Ref::from_schema_name("Problem"))));
+                $(
+                    response = response.header(
+                        $header,
+                        HeaderBuilder::new()
+                            .schema(Object::with_type(Type::String))
+                            .description(Some($header_doc))
+                            .build(),
+                    );
+                )?
+                (stringify!($name), response.build().into())
+            }
+        }
+    )*};
+}
+
+problem_responses! {
+    BadRequest: "`bad_request`: the body is not JSON, or a query parameter has a value it does not take.";
+    Unauthenticated: "`unauthenticated`: no API token, or one that has expired or been revoked.",
+        header "WWW-Authenticate": "Bearer";
+    Forbidden: "`forbidden`: signed in, but the caller's role does not allow this.";
+    NotFound: "`not_found`: there is no such thing, or the caller may not see it.";
+    InviteLinkGone: "`invite_expired`, `invite_used` or `invite_revoked`: the link can no longer be used.";
+    PayloadTooLarge: "`payload_too_large`: the body is over its limit (64 KiB of JSON, 512 KiB for a logo).";
+    UnsupportedMediaType: "`unsupported_media_type`: a JSON body sent as another type, or a logo that is not PNG, JPEG, WebP or GIF.";
+    ValidationFailed: "`validation_failed`: the fields in `errors` break the rules, each with its own code.";
+    RateLimited: "`rate_limited`: too many attempts; `Retry-After` says when to come back.",
+        header "Retry-After": "Seconds to wait";
+}
