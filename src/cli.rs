@@ -8,7 +8,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::config::{
-    AdminCommand, Cli, Command, InviteCommand, MailCommand, OutboxCommand, ServeArgs, TenantCommand,
+    AdminCommand, Cli, Command, InviteCommand, MailCommand, OutboxCommand, ServeArgs,
+    TenantCommand, UserCommand,
 };
 use crate::domain::actor::Actor;
 use crate::domain::clock::SystemClock;
@@ -61,6 +62,7 @@ impl From<Error> for CliError {
             | Error::NotFound(_)
             | Error::Conflict(_)
             | Error::Gone(_)
+            | Error::ResetGone(_)
             | Error::Logo(_)
             | Error::RateLimited { .. }
             | Error::Internal(_)) => Self(error.to_string()),
@@ -118,6 +120,22 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Invite(command) => invite(&tether, &operator, command).await,
         Command::Mail(MailCommand::Test { to }) => mail_test(&tether, &to).await,
         Command::Outbox(command) => outbox(&tether, &operator, command).await,
+        Command::User(UserCommand::ResetLink { email, send }) => {
+            let user = tether.user_by_email(&operator, &email).await?;
+            let issued = tether
+                .issue_password_reset(&operator, user.id, send)
+                .await?;
+            eprintln!(
+                "A password reset link for {}, valid until {}:",
+                issued.user.email,
+                issued.expires_at.to_date_time()
+            );
+            if send {
+                eprintln!("The link is queued to be e-mailed; a running `tether serve` sends it.");
+            }
+            println!("{}", issued.link);
+            Ok(())
+        }
     };
     tether.close().await;
     result

@@ -71,6 +71,20 @@ pub enum Command {
     /// See and retry what Tether sends.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Help users back into their accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Make a password reset link for a user (valid 24 hours) and print it.
+    ResetLink {
+        email: String,
+        /// Also e-mail the link to the user (a running `tether serve` delivers it).
+        #[arg(long)]
+        send: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

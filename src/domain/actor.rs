@@ -127,6 +127,14 @@ impl Actor {
         }
     }
 
+    /// Whether this actor may change a user who holds `role` in a tenant within its reach
+    /// (product.md §2, "change a user"): a role that manages users, and a user no higher
+    /// than the roles it may grant. Renaming, re-roling, deactivating and issuing a password
+    /// reset link all ask this.
+    pub fn may_change_user(&self, role: Role) -> bool {
+        self.reach(Action::ManageUsers) != Reach::Nothing && self.may_grant(role)
+    }
+
     pub fn is(&self, user: UserId) -> bool {
         self.user_id == Some(user)
     }

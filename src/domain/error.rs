@@ -24,6 +24,8 @@ pub enum Error {
     #[error("{0}")]
     Gone(Gone),
     #[error("{0}")]
+    ResetGone(ResetGone),
+    #[error("{0}")]
     Logo(LogoRefusal),
     #[error("too many attempts; try again in {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
@@ -120,6 +122,8 @@ pub enum Conflict {
     LastAdmin,
     /// An outbox message that is being sent or was sent cannot be retried.
     MessageNotRetryable,
+    /// A deactivated user gets no password reset link.
+    UserInactive,
 }
 
 impl Conflict {
@@ -131,6 +135,7 @@ impl Conflict {
             Self::SlugTaken => "slug_taken",
             Self::LastAdmin => "last_admin",
             Self::MessageNotRetryable => "message_not_retryable",
+            Self::UserInactive => "user_inactive",
         }
     }
 }
@@ -148,6 +153,7 @@ impl fmt::Display for Conflict {
             Self::MessageNotRetryable => {
                 "this message is being sent or was already sent, so there is nothing to retry"
             }
+            Self::UserInactive => "this user is deactivated; reactivate them first",
         })
     }
 }
@@ -196,6 +202,37 @@ impl fmt::Display for Gone {
                 at.to_date()
             ),
         }
+    }
+}
+
+/// Why a password reset link can no longer be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetGone {
+    Expired,
+    Used,
+    /// A newer link was made for the account, or another link of it was used.
+    Superseded,
+}
+
+impl ResetGone {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Expired => "reset_link_expired",
+            Self::Used => "reset_link_used",
+            Self::Superseded => "reset_link_superseded",
+        }
+    }
+}
+
+impl fmt::Display for ResetGone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Expired => "this password reset link has expired",
+            Self::Used => "this password reset link has already been used",
+            Self::Superseded => {
+                "a newer password reset link was made for this account, or another one was used; only the newest works"
+            }
+        })
     }
 }
 

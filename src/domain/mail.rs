@@ -480,6 +480,71 @@ pub fn password_changed_message(
     )
 }
 
+/// A password reset link (delivery.md §10): asked for by its owner, or issued by an admin.
+pub struct PasswordResetLetter<'a> {
+    pub to: &'a str,
+    pub name: &'a str,
+    /// The person asked for it (`/forgot-password`), rather than an admin making it.
+    pub requested: bool,
+    pub link: &'a str,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Template)]
+#[template(path = "email/password_reset.txt")]
+struct PasswordResetText<'a> {
+    letter: &'a PasswordResetLetter<'a>,
+    tenant_name: &'a str,
+    expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/password_reset.html")]
+struct PasswordResetHtml<'a> {
+    letter: &'a PasswordResetLetter<'a>,
+    tenant_name: &'a str,
+    expires: String,
+    look: Look,
+}
+
+pub fn password_reset_message(
+    mailer: &Mailer,
+    branding: &Branding<'_>,
+    letter: &PasswordResetLetter<'_>,
+    message_id: String,
+) -> Result<lettre::Message, String> {
+    let tenant_name = branding.tenant.name.as_str();
+    let expires = letter.expires_at.to_date_time();
+    let text = PasswordResetText {
+        letter,
+        tenant_name,
+        expires: expires.clone(),
+    }
+    .render()
+    .map_err(|e| format!("the reset e-mail could not be written: {e}"))?;
+    let html = PasswordResetHtml {
+        letter,
+        tenant_name,
+        expires,
+        look: Look::of(branding),
+    }
+    .render()
+    .map_err(|e| format!("the reset e-mail could not be written: {e}"))?;
+    let subject = format!("Reset your {tenant_name} password");
+    build(
+        mailer,
+        branding,
+        &Envelope {
+            to: letter.to,
+            reply_to: None,
+            subject: &subject,
+            message_id,
+        },
+        text,
+        html,
+    )
+}
+
 #[derive(Template)]
 #[template(path = "email/test.txt")]
 struct TestText<'a> {

@@ -16,6 +16,7 @@ pub mod name;
 pub mod outbox;
 pub mod page;
 pub mod password;
+pub mod recovery;
 pub mod role;
 pub mod seal;
 pub mod session;

@@ -21,6 +21,7 @@ use super::error::{Conflict, Error, FieldError, Result};
 use super::invite::InviteId;
 use super::mail::{self, Branding, InviteLetter, Mailer};
 use super::page::{Page, PageRequest};
+use super::recovery::ResetId;
 use super::seal::Sealer;
 use super::tenant::{Tenant, TenantId};
 use super::token::Token;
@@ -157,6 +158,14 @@ pub(crate) enum Letter {
         inviter_email: Option<String>,
         expires_at: i64,
     },
+    /// A password reset link (delivery.md §10); its token travels sealed beside it.
+    PasswordReset {
+        to: String,
+        name: String,
+        /// Asked for by its owner, rather than issued by an admin.
+        requested: bool,
+        expires_at: i64,
+    },
     /// "Your password was changed", so that a change the owner did not make is noticed.
     PasswordChanged {
         to: String,
@@ -169,6 +178,7 @@ impl Letter {
     fn topic(&self) -> &'static str {
         match self {
             Self::Invite { .. } => "invite",
+            Self::PasswordReset { .. } => "password_reset",
             Self::PasswordChanged { .. } => "password_changed",
         }
     }
@@ -269,6 +279,13 @@ struct Attempt {
     duration_ms: i64,
 }
 
+/// What a message's sealed token belongs to, whose end erases it.
+enum About {
+    Invite(InviteId),
+    PasswordReset(ResetId),
+    Nothing,
+}
+
 /// Who an invite is from, for its e-mail's text and `Reply-To`.
 pub(crate) struct Inviter<'a> {
     pub name: &'a str,
@@ -333,7 +350,41 @@ impl Tether {
             tx,
             &letter,
             Some(tenant.id),
-            Some(invite),
+            About::Invite(invite),
+            &subject,
+            Some(sealed),
+            now,
+        )
+        .await
+    }
+
+    /// Writes a password reset link's e-mail into the outbox inside the transaction that made
+    /// the link, its token sealed.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn enqueue_password_reset(
+        &self,
+        tx: &mut Conn,
+        sealer: &Sealer,
+        reset: ResetId,
+        user: &super::user::User,
+        requested: bool,
+        token: &Token,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
+        let sealed = sealer.seal(token, &reset_seal_context(reset))?;
+        let letter = Letter::PasswordReset {
+            to: user.email.as_str().to_owned(),
+            name: user.name.as_str().to_owned(),
+            requested,
+            expires_at: expires_at.millis(),
+        };
+        let subject = format!("password reset link for {}", user.email.as_str());
+        self.enqueue(
+            tx,
+            &letter,
+            Some(user.tenant_id),
+            About::PasswordReset(reset),
             &subject,
             Some(sealed),
             now,
@@ -358,8 +409,16 @@ impl Tether {
             changed_at: now.millis(),
         };
         let subject = format!("password changed for {}", user.email.as_str());
-        self.enqueue(tx, &letter, Some(user.tenant_id), None, &subject, None, now)
-            .await?;
+        self.enqueue(
+            tx,
+            &letter,
+            Some(user.tenant_id),
+            About::Nothing,
+            &subject,
+            None,
+            now,
+        )
+        .await?;
         Ok(true)
     }
 
@@ -369,11 +428,16 @@ impl Tether {
         tx: &mut Conn,
         letter: &Letter,
         tenant: Option<TenantId>,
-        invite: Option<InviteId>,
+        about: About,
         subject: &str,
         sealed: Option<Vec<u8>>,
         now: Timestamp,
     ) -> Result<()> {
+        let (invite_id, password_reset_id) = match about {
+            About::Invite(invite) => (Some(invite), None),
+            About::PasswordReset(reset) => (None, Some(reset)),
+            About::Nothing => (None, None),
+        };
         let payload = serde_json::to_string(letter)
             .map_err(|e| Error::Internal(format!("an outbox payload did not serialise: {e}")))?;
         store::outbox::insert(
@@ -382,7 +446,8 @@ impl Tether {
                 kind: Kind::Email,
                 topic: letter.topic(),
                 tenant_id: tenant,
-                invite_id: invite,
+                invite_id,
+                password_reset_id,
                 subject,
                 payload: &payload,
                 sealed,
@@ -602,6 +667,42 @@ impl Tether {
                     message_id,
                 )
             }
+            Letter::PasswordReset {
+                to,
+                name,
+                requested,
+                expires_at,
+            } => {
+                let reset = ResetId(message.password_reset_id.unwrap_or_default());
+                let Some(sealed) = &message.sealed else {
+                    return Err(permanent(String::from(
+                        "The reset link was used, replaced by a newer one or expired before it was sent.",
+                    )));
+                };
+                let token = self
+                    .sealer()
+                    .await
+                    .map_err(transient)?
+                    .open(sealed, &reset_seal_context(reset))
+                    .map_err(|_| {
+                        permanent(String::from(
+                            "The link could not be unsealed (the server's key changed); make a new one.",
+                        ))
+                    })?;
+                let link = format!("{}/reset/{}", self.tenant_origin(&tenant), token.expose());
+                mail::password_reset_message(
+                    mailer,
+                    &branding,
+                    &mail::PasswordResetLetter {
+                        to,
+                        name,
+                        requested: *requested,
+                        link: &link,
+                        expires_at: Timestamp::from_millis(*expires_at),
+                    },
+                    message_id,
+                )
+            }
             Letter::PasswordChanged {
                 to,
                 name,
@@ -779,6 +880,11 @@ impl Tether {
 /// What a sealed invite token is bound to.
 fn seal_context(invite: InviteId) -> String {
     format!("invite:{}", invite.0)
+}
+
+/// What a sealed reset token is bound to.
+fn reset_seal_context(reset: ResetId) -> String {
+    format!("password_reset:{}", reset.0)
 }
 
 #[cfg(test)]

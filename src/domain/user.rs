@@ -126,6 +126,19 @@ impl Tether {
         }
     }
 
+    /// The user with this address, if the actor may see them.
+    pub async fn user_by_email(&self, actor: &Actor, email: &str) -> Result<User> {
+        let email = Email::parse(email).map_err(|e| Error::Validation(vec![e]))?;
+        let found = {
+            let mut conn = self.db.read().await?;
+            store::users::by_email_with_password(&mut conn, &email).await?
+        };
+        match found {
+            Some((user, _)) => self.user(actor, user.id).await,
+            None => Err(Error::NotFound("user")),
+        }
+    }
+
     /// Users the actor may see, newest first.
     pub async fn list_users(&self, actor: &Actor, query: UserQuery) -> Result<Page<User>> {
         let scope = self.scope_or_refuse(actor, Action::SeeUsers).await?;
@@ -158,7 +171,7 @@ impl Tether {
                 .await;
             Err(Error::Forbidden)
         };
-        if actor.scope(Action::ManageUsers).is_err() || !actor.may_grant(visible.role) {
+        if !actor.may_change_user(visible.role) {
             return refuse().await;
         }
         // A client admin may not change their own account's role or deactivate it.
@@ -210,7 +223,7 @@ impl Tether {
         let current = store::users::by_id(&mut tx, id)
             .await?
             .ok_or(Error::NotFound("user"))?;
-        if !actor.may_grant(current.role) {
+        if !actor.may_change_user(current.role) {
             // Promoted beyond the actor's ceiling since the check above.
             drop(tx);
             return refuse().await;
@@ -228,6 +241,8 @@ impl Tether {
         let deactivating = current.active && !active;
         if deactivating {
             store::sessions::revoke_all_for_user(&mut tx, id, now).await?;
+            store::resets::supersede_open(&mut tx, id, now).await?;
+            store::outbox::erase_sealed_for_resets_of(&mut tx, id).await?;
         }
         let action = if deactivating {
             AuditAction::UserDeactivated

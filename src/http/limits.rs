@@ -1,5 +1,5 @@
-//! Rate limits for sign-in (per client IP and per email) and for the public invite-link
-//! endpoints (per client IP), answered with `429 rate_limited` and `Retry-After`. Counters
+//! Rate limits for sign-in and for asking for a password reset link (each per client IP and
+//! per email) and for the public invite-link and reset-link endpoints (per client IP), answered with `429 rate_limited` and `Retry-After`. Counters
 //! live in the process (product.md §6): behind N processes the effective limit is N times
 //! the configured one, which still stops guessing at scale.
 
@@ -27,6 +27,10 @@ pub struct RateLimits {
     sign_in_per_ip: Arc<DefaultKeyedRateLimiter<Option<IpAddr>>>,
     sign_in_per_email: Arc<DefaultKeyedRateLimiter<Email>>,
     invite_links_per_ip: Arc<DefaultKeyedRateLimiter<Option<IpAddr>>>,
+    /// Asking for a reset link sends an e-mail: counted apart from sign-in, at its rates, so
+    /// that neither starves the other.
+    resets_per_ip: Arc<DefaultKeyedRateLimiter<Option<IpAddr>>>,
+    resets_per_email: Arc<DefaultKeyedRateLimiter<Email>>,
     clock: DefaultClock,
 }
 
@@ -46,6 +50,12 @@ impl RateLimits {
             invite_links_per_ip: Arc::new(DefaultKeyedRateLimiter::keyed(per_minute(
                 settings.invite_links_per_ip,
             ))),
+            resets_per_ip: Arc::new(DefaultKeyedRateLimiter::keyed(per_minute(
+                settings.sign_in_per_ip,
+            ))),
+            resets_per_email: Arc::new(DefaultKeyedRateLimiter::keyed(per_minute(
+                settings.sign_in_per_email,
+            ))),
             clock: DefaultClock::default(),
         }
     }
@@ -61,7 +71,17 @@ impl RateLimits {
         }
     }
 
-    /// One request to a public invite-link endpoint (the API's or the page's) from `ip`.
+    /// One request for a password reset link from `ip` for `email`, keyed as sign-in is.
+    pub fn password_reset(&self, ip: Option<IpAddr>, email: &str) -> Result<(), Error> {
+        self.check(&self.resets_per_ip, &client_key(ip))?;
+        match Email::parse(email) {
+            Ok(email) => self.check(&self.resets_per_email, &email),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// One request to a public invite-link or reset-link endpoint (the API's or the page's)
+    /// from `ip`.
     pub fn invite_link(&self, ip: Option<IpAddr>) -> Result<(), Error> {
         self.check(&self.invite_links_per_ip, &client_key(ip))
     }
@@ -83,6 +103,8 @@ impl RateLimits {
         self.sign_in_per_ip.retain_recent();
         self.sign_in_per_email.retain_recent();
         self.invite_links_per_ip.retain_recent();
+        self.resets_per_ip.retain_recent();
+        self.resets_per_email.retain_recent();
     }
 }
 

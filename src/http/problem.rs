@@ -160,6 +160,9 @@ impl From<Error> for Problem {
             Error::Gone(gone) => {
                 Self::new(StatusCode::GONE, gone.code(), sentence(&gone.to_string()))
             }
+            Error::ResetGone(gone) => {
+                Self::new(StatusCode::GONE, gone.code(), sentence(&gone.to_string()))
+            }
             Error::Logo(LogoRefusal::TooLarge) => Self::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",

@@ -19,6 +19,7 @@ pub mod direct;
 mod error;
 pub mod invites;
 pub mod outbox;
+pub mod resets;
 pub mod secrets;
 pub mod sessions;
 pub mod tenants;

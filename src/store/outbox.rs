@@ -9,13 +9,16 @@ use crate::domain::actor::TenantScope;
 use crate::domain::clock::Timestamp;
 use crate::domain::invite::InviteId;
 use crate::domain::outbox::{Delivery, Kind, Message, MessageId, MessageQuery, State};
+use crate::domain::recovery::ResetId;
 use crate::domain::tenant::TenantId;
+use crate::domain::user::UserId;
 
 pub struct NewMessage<'a> {
     pub kind: Kind,
     pub topic: &'a str,
     pub tenant_id: Option<TenantId>,
     pub invite_id: Option<InviteId>,
+    pub password_reset_id: Option<ResetId>,
     pub subject: &'a str,
     pub payload: &'a str,
     pub sealed: Option<Vec<u8>>,
@@ -25,14 +28,15 @@ pub struct NewMessage<'a> {
 
 pub async fn insert(conn: &mut Conn, message: NewMessage<'_>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO outbox (kind, topic, tenant_id, invite_id, subject, payload, sealed, state, \
-         attempts, created_at, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $9)",
+        "INSERT INTO outbox (kind, topic, tenant_id, invite_id, password_reset_id, subject, \
+         payload, sealed, state, attempts, created_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9, $10)",
     )
     .bind(message.kind.as_str())
     .bind(message.topic)
     .bind(message.tenant_id.map(|id| id.0))
     .bind(message.invite_id.map(|id| id.0))
+    .bind(message.password_reset_id.map(|id| id.0))
     .bind(message.subject)
     .bind(message.payload)
     .bind(message.sealed)
@@ -51,6 +55,7 @@ pub struct Claimed {
     pub topic: String,
     pub tenant_id: Option<i64>,
     pub invite_id: Option<i64>,
+    pub password_reset_id: Option<i64>,
     pub payload: String,
     pub sealed: Option<Vec<u8>>,
     pub attempts: i64,
@@ -76,7 +81,8 @@ pub async fn claim(
          next_attempt_at = $1 \
          WHERE id IN (SELECT id FROM outbox WHERE state IN ('queued', 'sending') \
            AND next_attempt_at <= $2 ORDER BY next_attempt_at, id LIMIT $3{skip_locked}) \
-         RETURNING id, kind, topic, tenant_id, invite_id, payload, sealed, attempts, created_at"
+         RETURNING id, kind, topic, tenant_id, invite_id, password_reset_id, payload, sealed, \
+         attempts, created_at"
     );
     Ok(sqlx::query_as(&sql)
         .bind(lease_until.millis())
@@ -175,11 +181,25 @@ pub async fn erase_sealed_for_invite(conn: &mut Conn, invite: InviteId) -> Resul
     Ok(())
 }
 
-/// Erases the sealed tokens of invites that expired; how many it erased.
+/// Erases the sealed token of every message about a reset link of `user` (one was used, or
+/// a newer one superseded them).
+pub async fn erase_sealed_for_resets_of(conn: &mut Conn, user: UserId) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET sealed = NULL WHERE sealed IS NOT NULL AND password_reset_id IN \
+         (SELECT id FROM password_resets WHERE user_id = $1)",
+    )
+    .bind(user.0)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Erases the sealed tokens of invites and reset links that expired; how many it erased.
 pub async fn erase_sealed_of_expired(conn: &mut Conn, now: Timestamp) -> Result<u64> {
     let done = sqlx::query(
-        "UPDATE outbox SET sealed = NULL WHERE sealed IS NOT NULL AND invite_id IN \
-         (SELECT id FROM invites WHERE expires_at <= $1)",
+        "UPDATE outbox SET sealed = NULL WHERE sealed IS NOT NULL AND (invite_id IN \
+         (SELECT id FROM invites WHERE expires_at <= $1) OR password_reset_id IN \
+         (SELECT id FROM password_resets WHERE expires_at <= $1))",
     )
     .bind(now.millis())
     .execute(conn)

@@ -1110,6 +1110,10 @@ async fn the_openapi_document_describes_every_endpoint(app: TestApp) {
         ("/api/audit-events", "get"),
         ("/api/outbox", "get"),
         ("/api/outbox/{id}/retry", "post"),
+        ("/api/password-resets", "post"),
+        ("/api/users/{id}/password-reset-links", "post"),
+        ("/api/password-reset-links/{token}", "get"),
+        ("/api/password-reset-links/{token}", "post"),
     ];
     for (path, method) in expected {
         assert!(
@@ -1227,6 +1231,9 @@ async fn the_openapi_document_speaks_like_api_md(app: TestApp) {
         "inspect_invite_link",
         "accept_invite_link",
         "get_tenant_logo",
+        "request_password_reset",
+        "inspect_password_reset_link",
+        "reset_password",
     ];
     assert_eq!(doc["security"], json!([{"bearer": []}]));
     for (method, path, operation) in operations(&doc) {
@@ -1284,6 +1291,12 @@ async fn the_openapi_document_speaks_like_api_md(app: TestApp) {
             "`invite_not_revocable`",
         ),
         ("post", "/api/auth/token", "401", "`invalid_credentials`"),
+        (
+            "post",
+            "/api/users/{id}/password-reset-links",
+            "409",
+            "`user_inactive`",
+        ),
     ];
     for (method, path, status, code) in with_codes {
         let description = doc["paths"][path][method]["responses"][status]["description"]

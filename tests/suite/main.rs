@@ -9,6 +9,7 @@ mod support;
 mod invites;
 mod outbox;
 mod permissions;
+mod recovery;
 mod reliability;
 mod security;
 mod users;

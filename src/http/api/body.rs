@@ -393,15 +393,27 @@ pub struct LinkRole {
     pub name: &'static str,
 }
 
-/// The tenant an invite link joins, with its branding.
+/// The tenant a link belongs to, with its branding.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = InviteLinkTenant)]
+#[schema(as = LinkTenant)]
 pub struct LinkTenant {
     pub id: i64,
     pub name: String,
     pub kind: TenantKindBody,
     pub accent_colour: String,
     pub logo_url: Option<String>,
+}
+
+impl LinkTenant {
+    pub fn new(tether: &Tether, tenant: &Tenant) -> Self {
+        Self {
+            id: tenant.id.0,
+            name: tenant.name.to_string(),
+            kind: tenant.kind.into(),
+            accent_colour: tenant.accent_colour.as_str().to_owned(),
+            logo_url: logo_url(tether, tenant),
+        }
+    }
 }
 
 /// What an invite link's setup page shows.
@@ -425,13 +437,7 @@ impl InviteLinkBody {
                 id: invite.role.id(),
                 name: invite.role.name(),
             },
-            tenant: LinkTenant {
-                id: tenant.id.0,
-                name: tenant.name.to_string(),
-                kind: tenant.kind.into(),
-                accent_colour: tenant.accent_colour.as_str().to_owned(),
-                logo_url: logo_url(tether, &tenant),
-            },
+            tenant: LinkTenant::new(tether, &tenant),
             expires_at: time(invite.expires_at),
         }
     }

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod invites;
 pub mod openapi;
 pub mod outbox;
+pub mod recovery;
 pub mod tenants;
 pub mod users;
 
@@ -68,6 +69,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/audit-events", get(audit::list))
         .route("/api/outbox", get(outbox::list))
         .route("/api/outbox/{id}/retry", post(outbox::retry))
+        .route("/api/password-resets", post(recovery::request))
+        .route(
+            "/api/users/{id}/password-reset-links",
+            post(recovery::create_link),
+        )
+        .route(
+            "/api/password-reset-links/{token}",
+            get(recovery::inspect_link).post(recovery::reset),
+        )
         .route("/api/openapi.json", get(openapi_json))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .method_not_allowed_fallback(method_not_allowed)

@@ -15,7 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Content, Ref, RefOr};
 use utoipa::{Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
-use super::{account, audit, auth, invites, outbox, tenants, users};
+use super::{account, audit, auth, invites, outbox, recovery, tenants, users};
 use crate::http::problem::{Problem, ProblemField, PROBLEM_JSON};
 
 #[derive(OpenApi)]
@@ -32,11 +32,12 @@ use crate::http::problem::{Problem, ProblemField, PROBLEM_JSON};
         tenants::put_logo, tenants::delete_logo, tenants::get_logo,
         audit::list,
         outbox::list, outbox::retry,
+        recovery::request, recovery::create_link, recovery::inspect_link, recovery::reset,
     ),
     components(
         schemas(Problem, ProblemField),
         responses(
-            BadRequest, Unauthenticated, Forbidden, NotFound, InviteLinkGone, PayloadTooLarge,
+            BadRequest, Unauthenticated, Forbidden, NotFound, InviteLinkGone, ResetLinkGone, PayloadTooLarge,
             UnsupportedMediaType, ValidationFailed, RateLimited,
         ),
     ),
@@ -50,6 +51,7 @@ use crate::http::problem::{Problem, ProblemField, PROBLEM_JSON};
         (name = "tenants", description = "The MSP and its clients, their branding, and the roles"),
         (name = "audit", description = "Who did what, and when"),
         (name = "outbox", description = "What Tether sends, and retrying it"),
+        (name = "password recovery", description = "Reset links: asked for by e-mail or issued by an admin, and used once"),
     )
 )]
 pub struct ApiDoc;
@@ -213,6 +215,7 @@ problem_responses! {
     Forbidden: "`forbidden`: signed in, but the caller's role does not allow this.";
     NotFound: "`not_found`: there is no such thing, or the caller may not see it.";
     InviteLinkGone: "`invite_expired`, `invite_used` or `invite_revoked`: the link can no longer be used.";
+    ResetLinkGone: "`reset_link_expired`, `reset_link_used` or `reset_link_superseded`: the link can no longer be used.";
     PayloadTooLarge: "`payload_too_large`: the body is over its limit (64 KiB of JSON, 512 KiB for a logo).";
     UnsupportedMediaType: "`unsupported_media_type`: a JSON body sent as another type, or a logo that is not PNG, JPEG, WebP or GIF.";
     ValidationFailed: "`validation_failed`: the fields in `errors` break the rules, each with its own code.";

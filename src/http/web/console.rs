@@ -666,11 +666,14 @@ pub async fn client_invite(
 }
 
 struct UserRow {
+    id: i64,
     name: String,
     email: String,
     role: &'static str,
     tenant: String,
     status: &'static str,
+    /// Whether the viewer may make this user a password reset link.
+    can_reset: bool,
 }
 
 #[derive(Template)]
@@ -720,11 +723,13 @@ pub async fn users(
         users: users
             .into_iter()
             .map(|u| UserRow {
+                id: u.id.0,
                 name: u.name.to_string(),
                 email: u.email.to_string(),
                 role: u.role.label(),
                 tenant: names.get(&u.tenant_id.0).cloned().unwrap_or_default(),
                 status: if u.active { "Active" } else { "Deactivated" },
+                can_reset: u.active && actor.may_change_user(u.role),
             })
             .collect(),
         tenants: tenant_choices(&tenants, chosen),

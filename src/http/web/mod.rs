@@ -8,6 +8,7 @@ pub mod console;
 pub mod csrf;
 pub mod invite;
 pub mod member;
+pub mod recovery;
 pub mod sign_in;
 pub mod team;
 
@@ -21,8 +22,9 @@ use axum::Router;
 use super::api::tenants::cache_control;
 use super::host::Site;
 use super::AppState;
-use crate::domain::error::{sentence, Error, Gone};
+use crate::domain::error::{sentence, Error, Gone, ResetGone};
 use crate::domain::invite::INVITE_LINK;
+use crate::domain::recovery::RESET_LINK;
 use crate::domain::tenant::{LogoRefusal, Tenant, TenantKind};
 use crate::domain::Tether;
 
@@ -69,6 +71,22 @@ pub fn router() -> Router<AppState> {
             post(account::end_other_sessions),
         )
         .route("/login", get(sign_in::login_page).post(sign_in::login))
+        .route(
+            "/forgot-password",
+            get(recovery::forgot_page).post(recovery::forgot),
+        )
+        .route(
+            "/reset/{token}",
+            get(recovery::reset_form).post(recovery::reset),
+        )
+        .route(
+            "/users/{id}/reset-link",
+            get(recovery::link_form).post(recovery::create_link),
+        )
+        .route(
+            "/team/{id}/reset-link",
+            get(recovery::link_form).post(recovery::create_link),
+        )
         .route("/logout", post(sign_in::logout))
         .route("/invite/{token}", get(invite::page).post(invite::accept))
         .route("/branding/logo", get(logo))
@@ -218,6 +236,13 @@ pub fn refusal(tenant: &Tenant, error: &Error) -> Response {
             "Check that you copied the whole link, or ask your administrator to send you a new one.",
             None,
         ),
+        Error::NotFound(RESET_LINK) => message(
+            StatusCode::NOT_FOUND,
+            tenant,
+            "This password reset link is not valid",
+            "Check that you copied the whole link, or ask for a new one.",
+            Some(("/forgot-password", "Ask for a new link")),
+        ),
         Error::NotFound(_) => message(
             StatusCode::NOT_FOUND,
             tenant,
@@ -233,6 +258,17 @@ pub fn refusal(tenant: &Tenant, error: &Error) -> Response {
             back,
         ),
         Error::Gone(gone) => link_gone(tenant, gone),
+        Error::ResetGone(gone) => message(
+            StatusCode::GONE,
+            tenant,
+            match gone {
+                ResetGone::Expired => "This password reset link has expired",
+                ResetGone::Used => "This password reset link has already been used",
+                ResetGone::Superseded => "This password reset link was replaced",
+            },
+            &format!("{} You can ask for a new one.", sentence(&gone.to_string())),
+            Some(("/forgot-password", "Ask for a new link")),
+        ),
         Error::Logo(LogoRefusal::TooLarge) => message(
             StatusCode::PAYLOAD_TOO_LARGE,
             tenant,

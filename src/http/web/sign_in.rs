@@ -10,11 +10,11 @@ use serde::Deserialize;
 
 use super::csrf::{cookie_value, form_token};
 use super::member::{cleared_session_cookie, session_cookie, with_cookie, Member, SESSION_COOKIE};
-use super::Form;
 use super::{
     console, internal_error, refusal, render, secure_cookies, too_many_attempts, untrusted_form,
     Frame,
 };
+use super::{Form, Query};
 use crate::domain::error::Error;
 use crate::domain::session::SessionKind;
 use crate::domain::tenant::{Tenant, TenantKind};
@@ -49,6 +49,8 @@ struct LoginPage {
     frame: Frame,
     email: String,
     error: Option<String>,
+    /// "Your password was changed", after a reset.
+    notice: Option<&'static str>,
     csrf_token: String,
 }
 
@@ -65,22 +67,36 @@ fn login_form(
             frame: Frame::public(tenant),
             email,
             error,
+            notice: None,
             csrf_token,
         },
     )
 }
 
-/// `GET /login`.
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginNotice {
+    /// `changed` after a password reset.
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// `GET /login`, with a notice after a password reset.
 pub async fn login_page(
     State(app): State<AppState>,
     Site(tenant): Site,
+    Query(notice): Query<LoginNotice>,
     headers: HeaderMap,
 ) -> Response {
     let form = form_token(&app.form_key, &headers, secure_cookies(&app.tether));
-    with_cookie(
-        login_form(StatusCode::OK, &tenant, String::new(), None, form.token),
-        form.set_cookie,
-    )
+    let page = LoginPage {
+        frame: Frame::public(&tenant),
+        email: String::new(),
+        error: None,
+        notice: (notice.password.as_deref() == Some("changed"))
+            .then_some("Your password was changed; sign in with it."),
+        csrf_token: form.token,
+    };
+    with_cookie(render(StatusCode::OK, &page), form.set_cookie)
 }
 
 #[derive(Debug, Deserialize)]

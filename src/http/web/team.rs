@@ -23,10 +23,13 @@ use crate::domain::user::UserQuery;
 use crate::http::AppState;
 
 struct MemberRow {
+    id: i64,
     name: String,
     email: String,
     role: &'static str,
     status: &'static str,
+    /// Whether the viewer may make this teammate a password reset link.
+    can_reset: bool,
 }
 
 #[derive(Template)]
@@ -75,10 +78,12 @@ async fn team_page(
         users: users
             .into_iter()
             .map(|u| MemberRow {
+                id: u.id.0,
                 name: u.name.to_string(),
                 email: u.email.to_string(),
                 role: u.role.label(),
                 status: if u.active { "Active" } else { "Deactivated" },
+                can_reset: u.active && actor.may_change_user(u.role),
             })
             .collect(),
         is_admin,
