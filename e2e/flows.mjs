@@ -2,12 +2,13 @@
 // the first MSP admin sets up their account; they sign in, create a branded client, generate
 // an invite and copy the link; the recipient opens it on the client's host, sees its logo and
 // colour, sets a password and lands in the portal; the link then says "already used"; the
-// client admin invites a teammate from Team; the MSP admin revokes it and its link says so.
+// client admin invites a teammate from Team; the MSP admin revokes it and its link says so;
+// a person who forgot their password gets a reset link by e-mail and signs in with a new one.
 // Screenshots of the key pages at desktop and phone widths go to target/screenshots/, and
 // axe-core checks the key pages for serious or critical accessibility violations.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,7 +53,7 @@ async function startServer() {
   });
   for (let attempt = 0; attempt < 100; attempt++) {
     try {
-      if ((await fetch(`${base}/readyz`)).ok) return { server, link };
+      if ((await fetch(`${base}/readyz`)).ok) return { server, link, mailDir: join(dir, "mail") };
     } catch {}
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -83,7 +84,24 @@ async function newPage(browser, options = {}) {
 
 const step = (text) => console.log(`- ${text}`);
 
-const { server, link: firstAdminLink } = await startServer();
+const { server, link: firstAdminLink, mailDir } = await startServer();
+
+/** The first link matching `pattern` in a message the outbox wrote to the mail folder. */
+async function linkInMail(pattern) {
+  for (let tries = 0; tries < 40; tries++) {
+    const files = existsSync(mailDir) ? readdirSync(mailDir).filter((f) => f.endsWith(".eml")) : [];
+    for (const file of files) {
+      // The parts are quoted-printable: undo its soft line breaks and escapes first.
+      const text = readFileSync(join(mailDir, file), "utf8")
+        .replace(/=\r?\n/g, "")
+        .replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+      const found = text.match(pattern);
+      if (found) return found[0];
+    }
+    await new Promise((done) => setTimeout(done, 250));
+  }
+  throw new Error(`no e-mail with a link like ${pattern}`);
+}
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: [
@@ -241,6 +259,34 @@ try {
   await bob.goto(bobLink);
   await bob.getByRole("heading", { name: "This invite link was revoked" }).waitFor();
   await shoot(bob, "invite-revoked");
+
+  step("Alice forgets her password: the e-mailed link lets her choose a new one, then she signs in");
+  const forgetful = await newPage(browser);
+  await forgetful.goto(`${acme}/login`);
+  await forgetful.getByRole("link", { name: "Forgot your password?" }).click();
+  await forgetful.waitForURL(`${acme}/forgot-password`);
+  await checkAccessibility(forgetful, "forgot password");
+  await shoot(forgetful, "forgot-password");
+  await forgetful.getByLabel("Email").fill("alice@acme.com");
+  await forgetful.getByRole("button", { name: "Send me a link" }).click();
+  await forgetful.getByRole("heading", { name: "Check your e-mail" }).waitFor();
+  const resetLink = await linkInMail(new RegExp(`${acme}/reset/[A-Za-z0-9_-]{43}`));
+  await forgetful.goto(resetLink);
+  await forgetful.getByRole("heading", { name: "Choose a new password" }).waitFor();
+  assert.equal(await forgetful.getByLabel("Email").inputValue(), "alice@acme.com");
+  await checkAccessibility(forgetful, "reset page");
+  await shoot(forgetful, "reset");
+  await forgetful.getByLabel("New password", { exact: true }).fill("harbor velvet quill 58");
+  await forgetful.getByLabel("Confirm new password").fill("harbor velvet quill 58");
+  await forgetful.getByRole("button", { name: "Change password" }).click();
+  await forgetful.waitForURL(`${acme}/login?password=changed`);
+  await forgetful.getByText("Your password was changed; sign in with it.").waitFor();
+  await forgetful.getByLabel("Email").fill("alice@acme.com");
+  await forgetful.getByLabel("Password").fill("harbor velvet quill 58");
+  await forgetful.getByRole("button", { name: "Sign in" }).click();
+  await forgetful.waitForURL(`${acme}/`);
+  await forgetful.goto(resetLink);
+  await forgetful.getByRole("heading", { name: "This password reset link has already been used" }).waitFor();
 
   step("the dashboard shows the activity");
   await admin.getByRole("link", { name: "Dashboard", exact: true }).click();

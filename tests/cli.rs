@@ -383,6 +383,65 @@ fn admin_create_reads_the_password_from_stdin() {
     assert_one_sentence_error(&duplicate, "already exists");
 }
 
+fn a_password_reset_link_is_made_from_the_command_line(database_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let created = tether_with_stdin(
+        dir,
+        database_url,
+        &[
+            "admin",
+            "create",
+            "--email",
+            "root@atechsolutions.org",
+            "--password-stdin",
+        ],
+        "quartz mitten orbit paddle\n",
+    );
+    assert!(created.ok, "{}", created.stderr);
+    let made = tether(
+        dir,
+        database_url,
+        &["user", "reset-link", "ROOT@atechsolutions.org"],
+    );
+    assert!(made.ok, "{}", made.stderr);
+    let link = made.stdout.trim();
+    assert!(link.starts_with("http://localhost:8080/reset/"), "{link}");
+    assert_eq!(link.rsplit('/').next().map(str::len), Some(43));
+    assert!(made
+        .stderr
+        .contains("A password reset link for root@atechsolutions.org, valid until"));
+    assert!(!made.stderr.contains(link));
+    assert_one_sentence_error(
+        &tether(
+            dir,
+            database_url,
+            &["user", "reset-link", "nobody@example.com"],
+        ),
+        "user was not found",
+    );
+    assert_one_sentence_error(
+        &tether(
+            dir,
+            database_url,
+            &["user", "reset-link", "root@atechsolutions.org", "--send"],
+        ),
+        "E-mail is not set up on this server",
+    );
+}
+
+#[test]
+fn a_password_reset_link_is_made_from_the_command_line_on_sqlite() {
+    a_password_reset_link_is_made_from_the_command_line(None);
+}
+
+#[test]
+fn a_password_reset_link_is_made_from_the_command_line_on_postgres() {
+    on_postgres("cli", |url| {
+        a_password_reset_link_is_made_from_the_command_line(Some(url))
+    });
+}
+
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
