@@ -258,7 +258,20 @@ try {
   const bob = await newPage(browser);
   await bob.goto(bobLink);
   await bob.getByRole("heading", { name: "This invite link was revoked" }).waitFor();
+  await checkAccessibility(bob, "dead invite link");
   await shoot(bob, "invite-revoked");
+
+  step("Bob asks for a new link, and the MSP admin re-issues it from Pending invites");
+  await bob.getByRole("button", { name: "Ask for a new link" }).click();
+  await bob.getByText("We have asked Acme Corp to send you a new link.").waitFor();
+  await admin.reload();
+  await admin.getByRole("heading", { name: "Requested a new link" }).waitFor();
+  await admin.getByRole("button", { name: "Re-issue the invite for bob@acme.com" }).click();
+  const bobsNewLink = await admin.getByLabel("Invite link").inputValue();
+  assert.match(bobsNewLink, new RegExp(`^${acme}/invite/`));
+  assert.notEqual(bobsNewLink, bobLink);
+  await admin.getByRole("link", { name: "Pending invites", exact: true }).click();
+  assert.equal(await admin.getByRole("heading", { name: "Requested a new link" }).count(), 0);
 
   step("Alice forgets her password: the e-mailed link lets her choose a new one, then she signs in");
   const forgetful = await newPage(browser);

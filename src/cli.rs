@@ -471,6 +471,7 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
                 status,
                 tenant_id,
                 email,
+                renewal_requested: false,
                 page: PageRequest {
                     before_id: None,
                     limit: MAX_LIMIT,

@@ -115,6 +115,12 @@ impl FieldErrors {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conflict {
+    /// The recipient of a dead invite link already asked for a fresh one, at this time.
+    RenewalAlreadyRequested {
+        at: Timestamp,
+    },
+    /// The invite link still works; there is nothing to renew.
+    InviteStillValid,
     UserExists,
     InvitePending,
     InviteNotRevocable,
@@ -136,13 +142,24 @@ impl Conflict {
             Self::LastAdmin => "last_admin",
             Self::MessageNotRetryable => "message_not_retryable",
             Self::UserInactive => "user_inactive",
+            Self::RenewalAlreadyRequested { .. } => "renewal_already_requested",
+            Self::InviteStillValid => "invite_still_valid",
         }
     }
 }
 
 impl fmt::Display for Conflict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Self::RenewalAlreadyRequested { at } = self {
+            return write!(
+                f,
+                "a new link was already asked for on {}; the people who can send one have been told",
+                at.to_date_time()
+            );
+        }
         f.write_str(match self {
+            Self::RenewalAlreadyRequested { .. } => "a new link was already asked for",
+            Self::InviteStillValid => "this invite link still works; use it to set up your account",
             Self::UserExists => "an account with this email already exists",
             Self::InvitePending => {
                 "a pending invite for this email was sent by someone else; ask them to revoke it first"

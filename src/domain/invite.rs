@@ -206,6 +206,8 @@ pub struct Invite {
     pub revoked_at: Option<Timestamp>,
     pub revoked_by: Option<UserId>,
     pub revoke_reason: Option<RevokeReason>,
+    /// When its recipient asked for a fresh link (delivery.md §11), if they did.
+    pub renewal_requested_at: Option<Timestamp>,
     /// How its e-mail is doing, if it was e-mailed. Not read where nobody shows it (the
     /// invite link's own page), so `None` there.
     pub delivery: Option<Delivery>,
@@ -251,6 +253,8 @@ pub struct InviteQuery {
     pub status: StatusFilter,
     pub tenant_id: Option<TenantId>,
     pub email: Option<String>,
+    /// Only invites whose recipient asked for a fresh link that nobody has sent yet.
+    pub renewal_requested: bool,
     pub page: PageRequest,
 }
 
@@ -390,7 +394,12 @@ impl Tether {
         if send_email && !self.mail_enabled() {
             return Err(email_not_configured());
         }
-        if matches!(old.status, InviteStatus::Accepted | InviteStatus::Revoked) {
+        // A revoked invite is re-issued only to answer its recipient's request for a fresh
+        // link; the new one then supersedes whatever invite for the address is open now.
+        let answering = old.status == InviteStatus::Revoked && old.renewal_requested_at.is_some();
+        if old.status == InviteStatus::Accepted
+            || (old.status == InviteStatus::Revoked && !answering)
+        {
             return Err(Error::Conflict(Conflict::InviteNotRevocable));
         }
         let expiry = match expires_hours {
@@ -412,7 +421,8 @@ impl Tether {
             // The first-admin link has no address to send it to.
             send_email: send_email && old.email.is_some(),
         };
-        self.issue(actor, &draft, Some(&old)).await
+        let replacing = (!answering).then_some(&old);
+        self.issue(actor, &draft, replacing).await
     }
 
     /// Writes a checked invite: supersedes what it replaces and inserts the new one, in one

@@ -480,6 +480,71 @@ pub fn password_changed_message(
     )
 }
 
+/// A recipient's request for a fresh invite link (delivery.md §11), to someone who can send one.
+pub struct RenewalLetter<'a> {
+    pub to: &'a str,
+    pub invitee: &'a str,
+    pub role_label: &'a str,
+    pub reason: &'a str,
+    pub console: &'a str,
+    pub requested_at: Timestamp,
+}
+
+#[derive(Template)]
+#[template(path = "email/renewal_requested.txt")]
+struct RenewalText<'a> {
+    letter: &'a RenewalLetter<'a>,
+    tenant_name: &'a str,
+    requested: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/renewal_requested.html")]
+struct RenewalHtml<'a> {
+    letter: &'a RenewalLetter<'a>,
+    tenant_name: &'a str,
+    requested: String,
+    look: Look,
+}
+
+pub fn renewal_requested_message(
+    mailer: &Mailer,
+    branding: &Branding<'_>,
+    letter: &RenewalLetter<'_>,
+    message_id: String,
+) -> Result<lettre::Message, String> {
+    let tenant_name = branding.tenant.name.as_str();
+    let requested = letter.requested_at.to_date_time();
+    let text = RenewalText {
+        letter,
+        tenant_name,
+        requested: requested.clone(),
+    }
+    .render()
+    .map_err(|e| format!("the request could not be written: {e}"))?;
+    let html = RenewalHtml {
+        letter,
+        tenant_name,
+        requested,
+        look: Look::of(branding),
+    }
+    .render()
+    .map_err(|e| format!("the request could not be written: {e}"))?;
+    let subject = format!("{} asked for a new invite link", letter.invitee);
+    build(
+        mailer,
+        branding,
+        &Envelope {
+            to: letter.to,
+            reply_to: Some(letter.invitee),
+            subject: &subject,
+            message_id,
+        },
+        text,
+        html,
+    )
+}
+
 /// A password reset link (delivery.md §10): asked for by its owner, or issued by an admin.
 pub struct PasswordResetLetter<'a> {
     pub to: &'a str,

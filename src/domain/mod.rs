@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod page;
 pub mod password;
 pub mod recovery;
+pub mod renewal;
 pub mod role;
 pub mod seal;
 pub mod session;

@@ -166,6 +166,17 @@ pub(crate) enum Letter {
         requested: bool,
         expires_at: i64,
     },
+    /// A recipient asked for a fresh invite link (delivery.md §11), to someone who can send one.
+    RenewalRequested {
+        to: String,
+        invitee: String,
+        role_label: String,
+        /// Why the link no longer works, to follow "it": "expired on 3 Dec 2026".
+        reason: String,
+        /// Where the person told can re-issue it.
+        console: String,
+        requested_at: i64,
+    },
     /// "Your password was changed", so that a change the owner did not make is noticed.
     PasswordChanged {
         to: String,
@@ -179,6 +190,7 @@ impl Letter {
         match self {
             Self::Invite { .. } => "invite",
             Self::PasswordReset { .. } => "password_reset",
+            Self::RenewalRequested { .. } => "renewal_requested",
             Self::PasswordChanged { .. } => "password_changed",
         }
     }
@@ -277,6 +289,14 @@ struct Attempt {
     outcome: Outcome,
     error: Option<String>,
     duration_ms: i64,
+}
+
+/// A renewal request's news for one person.
+pub(crate) struct RenewalLetter<'a> {
+    pub to: &'a Email,
+    pub invitee: &'a Email,
+    pub reason: String,
+    pub console: String,
 }
 
 /// What a message's sealed token belongs to, whose end erases it.
@@ -387,6 +407,40 @@ impl Tether {
             About::PasswordReset(reset),
             &subject,
             Some(sealed),
+            now,
+        )
+        .await
+    }
+
+    /// Writes the news of a renewal request to one person who can answer it, inside the
+    /// request's transaction.
+    pub(crate) async fn enqueue_renewal_request(
+        &self,
+        tx: &mut Conn,
+        invite: &super::invite::Invite,
+        letter: RenewalLetter<'_>,
+        now: Timestamp,
+    ) -> Result<()> {
+        let subject = format!(
+            "new link for invite {} asked for, to {}",
+            invite.id.0,
+            letter.to.as_str()
+        );
+        let letter = Letter::RenewalRequested {
+            to: letter.to.as_str().to_owned(),
+            invitee: letter.invitee.as_str().to_owned(),
+            role_label: invite.role.label().to_owned(),
+            reason: letter.reason,
+            console: letter.console,
+            requested_at: now.millis(),
+        };
+        self.enqueue(
+            tx,
+            &letter,
+            Some(invite.tenant_id),
+            About::Nothing,
+            &subject,
+            None,
             now,
         )
         .await
@@ -703,6 +757,26 @@ impl Tether {
                     message_id,
                 )
             }
+            Letter::RenewalRequested {
+                to,
+                invitee,
+                role_label,
+                reason,
+                console,
+                requested_at,
+            } => mail::renewal_requested_message(
+                mailer,
+                &branding,
+                &mail::RenewalLetter {
+                    to,
+                    invitee,
+                    role_label,
+                    reason,
+                    console,
+                    requested_at: Timestamp::from_millis(*requested_at),
+                },
+                message_id,
+            ),
             Letter::PasswordChanged {
                 to,
                 name,

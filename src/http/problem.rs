@@ -32,6 +32,10 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
+    /// On a dead invite link: whether its recipient may ask for a fresh one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "available")]
+    pub renewal: Option<&'static str>,
     #[serde(skip)]
     retry_after_secs: Option<u64>,
 }
@@ -56,6 +60,7 @@ impl Problem {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            renewal: None,
             retry_after_secs: None,
         }
     }

@@ -26,7 +26,7 @@ macro_rules! invite_columns {
     () => {
         "i.id, i.email, i.name, i.role_id, i.tenant_id, i.created_at, i.expires_at, \
          i.created_by, c.email AS created_by_email, i.accepted_at, i.accepted_user_id, \
-         i.revoked_at, i.revoked_by, i.revoke_reason"
+         i.revoked_at, i.revoked_by, i.revoke_reason, i.renewal_requested_at"
     };
 }
 
@@ -76,6 +76,7 @@ struct InviteRow {
     revoked_at: Option<i64>,
     revoked_by: Option<i64>,
     revoke_reason: Option<String>,
+    renewal_requested_at: Option<i64>,
 }
 
 impl InviteRow {
@@ -97,6 +98,7 @@ impl InviteRow {
             revoked_at: row.get("revoked_at")?,
             revoked_by: row.get("revoked_by")?,
             revoke_reason: row.get("revoke_reason")?,
+            renewal_requested_at: row.get("renewal_requested_at")?,
         })
     }
 
@@ -124,6 +126,7 @@ impl InviteRow {
             revoked_at,
             revoked_by: self.revoked_by.map(UserId),
             revoke_reason,
+            renewal_requested_at: self.renewal_requested_at.map(Timestamp::from_millis),
             delivery: None,
         }
     }
@@ -294,6 +297,9 @@ pub async fn list(
     if let Some(email) = email {
         filters.add("i.email = ?", [Bind::Text(email.as_str().to_owned())]);
     }
+    if query.renewal_requested {
+        filters.add(WAITING_FOR_RENEWAL, []);
+    }
     if let Some(before) = query.page.before_id {
         filters.add("i.id < ?", [Bind::Int(before)]);
     }
@@ -308,6 +314,26 @@ pub async fn list(
         .fetch_all(conn)
         .await?;
     Ok(rows.into_iter().map(|row| row.into_invite(now)).collect())
+}
+
+/// A renewal request nobody has answered yet: no invite for the address was made since it was
+/// asked for, and the address has no account.
+const WAITING_FOR_RENEWAL: &str = "i.renewal_requested_at IS NOT NULL \
+     AND NOT EXISTS (SELECT 1 FROM invites n WHERE n.email = i.email AND n.id > i.id \
+       AND n.created_at >= i.renewal_requested_at) \
+     AND NOT EXISTS (SELECT 1 FROM users u WHERE u.email = i.email)";
+
+/// Records that the recipient asked for a fresh link; false if they already had.
+pub async fn request_renewal(conn: &mut Conn, id: InviteId, now: Timestamp) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE invites SET renewal_requested_at = $1 \
+         WHERE id = $2 AND renewal_requested_at IS NULL AND accepted_at IS NULL",
+    )
+    .bind(now.millis())
+    .bind(id.0)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Claims a pending invite for accepting it: true only for the one caller that found it

@@ -228,3 +228,19 @@ pub async fn lock_admin_changes(conn: &mut Conn) -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// Who can re-issue `tenant`'s invites when their inviter cannot: its active client admins
+/// and the MSP's active admins.
+pub async fn active_admins_for(conn: &mut Conn, tenant: TenantId) -> Result<Vec<User>> {
+    let sql = format!(
+        "{SELECT_USER} WHERE deactivated_at IS NULL \
+         AND ((tenant_id = $1 AND role_id = $2) OR role_id = $3) ORDER BY id"
+    );
+    let rows: Vec<UserRow> = sqlx::query_as(&sql)
+        .bind(tenant.0)
+        .bind(Role::ClientAdmin.id())
+        .bind(Role::MspAdmin.id())
+        .fetch_all(conn)
+        .await?;
+    Ok(rows.into_iter().map(User::from).collect())
+}

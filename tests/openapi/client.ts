@@ -32,6 +32,7 @@ const invite: Invite = {
   revoked_at: null,
   revoked_by: null,
   revoke_reason: null,
+  renewal_requested_at: null,
   delivery: { status: "sent", attempts: 1, sent_at: "2026-11-23T10:00:01Z", last_error: null },
 };
 const created: Schemas["CreatedInvite"] = {

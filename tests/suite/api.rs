@@ -200,8 +200,10 @@ async fn invite_objects_carry_exactly_the_fields_of_api_md(app: TestApp) {
         "revoked_at",
         "revoked_by",
         "revoke_reason",
-        // api.md "Delivery, recovery, bulk, webhooks": `null` unless it was e-mailed.
+        // api.md "Delivery, recovery, bulk, webhooks": `null` unless it was e-mailed, and
+        // unless its recipient asked for a fresh link.
         "delivery",
+        "renewal_requested_at",
     ]
     .into_iter()
     .map(String::from)
@@ -1232,6 +1234,7 @@ async fn the_openapi_document_speaks_like_api_md(app: TestApp) {
         "accept_invite_link",
         "get_tenant_logo",
         "request_password_reset",
+        "request_invite_renewal",
         "inspect_password_reset_link",
         "reset_password",
     ];

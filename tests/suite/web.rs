@@ -149,7 +149,8 @@ async fn unusable_links_say_why_and_what_to_do_next(app: TestApp) {
     )
     .await;
     assert_eq!(reply.status, StatusCode::GONE);
-    assert!(text(&reply).contains("expired") && text(&reply).contains("administrator"));
+    // delivery.md §11: an expired link's page asks for a fresh one.
+    assert!(text(&reply).contains("expired") && text(&reply).contains("Ask for a new link"));
     assert_eq!(reply.header("referrer-policy"), Some("no-referrer"));
 }
 

@@ -240,6 +240,8 @@ pub struct InviteBody {
     pub revoked_at: Option<String>,
     pub revoked_by: Option<i64>,
     pub revoke_reason: Option<RevokeReasonBody>,
+    /// When the recipient of the dead link asked for a fresh one; `null` if they did not.
+    pub renewal_requested_at: Option<String>,
     /// How the invite's e-mail is doing; `null` if it was not e-mailed.
     pub delivery: Option<DeliveryBody>,
 }
@@ -359,6 +361,7 @@ impl From<Invite> for InviteBody {
                 RevokeReason::Revoked => RevokeReasonBody::Revoked,
                 RevokeReason::Superseded => RevokeReasonBody::Superseded,
             }),
+            renewal_requested_at: invite.renewal_requested_at.map(time),
             delivery: invite.delivery.map(DeliveryBody::from),
         }
     }

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::body::{CreatedInviteBody, InviteBody, InviteLinkBody, InviteList, TokenBody};
@@ -14,6 +14,7 @@ use super::openapi::{
     BadRequest, Forbidden, InviteLinkGone, NotFound, PayloadTooLarge, RateLimited, Unauthenticated,
     UnsupportedMediaType,
 };
+use crate::domain::error::Error;
 use crate::domain::invite::{Acceptance, InviteId, InviteQuery, NewInvite, StatusFilter};
 use crate::domain::page::PageRequest;
 use crate::domain::session::SessionKind;
@@ -95,6 +96,9 @@ pub struct InviteListParams {
     pub status: Option<String>,
     pub tenant_id: Option<i64>,
     pub email: Option<String>,
+    /// `true`: only invites whose recipient asked for a fresh link nobody has sent yet (of
+    /// any status unless `status` is given).
+    pub renewal_requested: Option<bool>,
     pub cursor: Option<String>,
     /// 1 to 100; 50 if not given.
     pub limit: Option<i64>,
@@ -115,7 +119,12 @@ pub async fn list(
     auth: Bearer,
     Query(params): Query<InviteListParams>,
 ) -> Result<axum::Json<InviteList>, Problem> {
-    let status = StatusFilter::parse_or_default(params.status.as_deref());
+    let renewal_requested = params.renewal_requested == Some(true);
+    let status = match (params.status.as_deref(), renewal_requested) {
+        // Asked-for renewals are of dead links: expired, revoked or superseded.
+        (None, true) => Ok(StatusFilter::All),
+        (status, _) => StatusFilter::parse_or_default(status),
+    };
     let page = PageRequest::parse(params.cursor.as_deref(), params.limit);
     let (status, page) = match (status, page) {
         (Ok(status), Ok(page)) => (status, page),
@@ -129,6 +138,7 @@ pub async fn list(
         status,
         tenant_id: params.tenant_id.map(TenantId),
         email: params.email,
+        renewal_requested,
         page,
     };
     let page = app
@@ -238,7 +248,8 @@ pub async fn reissue(
     responses(
         (status = 200, description = "What the setup page shows", body = InviteLinkBody),
         (status = 404, response = NotFound),
-        (status = 410, response = InviteLinkGone),
+        (status = 410, description = "`invite_expired`, `invite_used` or `invite_revoked`: the link can no longer be used; `renewal` says whether a fresh one may be asked for.",
+            body = Problem, content_type = "application/problem+json"),
         (status = 429, response = RateLimited),
     )
 )]
@@ -248,8 +259,61 @@ pub async fn inspect_link(
     Path(token): Path<String>,
 ) -> Result<axum::Json<InviteLinkBody>, Problem> {
     app.limits.invite_link(ip)?;
-    let link = app.tether.open_invite_link(&token, None).await?;
-    Ok(axum::Json(InviteLinkBody::new(&app.tether, link)))
+    match app.tether.open_invite_link(&token, None).await {
+        Ok(link) => Ok(axum::Json(InviteLinkBody::new(&app.tether, link))),
+        Err(Error::Gone(gone)) => {
+            let renewal = app.tether.invite_renewal(&token, None).await?;
+            let mut problem = Problem::from(Error::Gone(gone));
+            problem.renewal = Some(renewal.as_str());
+            Err(problem)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The answer to a renewal request.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = RenewalRequested)]
+pub struct RenewalRequestedBody {
+    pub renewal_requested_at: String,
+}
+
+/// Ask for a fresh link in place of an expired, revoked or superseded one; the people who can
+/// re-issue it are told.
+#[utoipa::path(
+    post, path = "/api/invite-links/{token}/renewal-request", operation_id = "request_invite_renewal", tag = "invite links",
+    params(("token" = String, Path)), security(()),
+    responses(
+        (status = 202, description = "Asked; the people who can re-issue it are told", body = RenewalRequestedBody),
+        (status = 404, response = NotFound),
+        (status = 409, description = "`renewal_already_requested`: a new link was asked for already (the detail says when); `invite_still_valid`: the link still works.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`invite_used`: the link was used; there is nothing to renew.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = RateLimited),
+    )
+)]
+pub async fn request_renewal(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(token): Path<String>,
+) -> Result<(StatusCode, axum::Json<RenewalRequestedBody>), Problem> {
+    app.limits.invite_link(ip)?;
+    let ip = ip.map(|ip| ip.to_string());
+    let link = app
+        .tether
+        .request_invite_renewal(&token, None, ip.as_deref())
+        .await?;
+    let at = link
+        .invite
+        .renewal_requested_at
+        .unwrap_or_else(|| app.tether.now());
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(RenewalRequestedBody {
+            renewal_requested_at: at.to_rfc3339(),
+        }),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

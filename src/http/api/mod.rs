@@ -51,6 +51,10 @@ pub fn router() -> Router<AppState> {
             "/api/invite-links/{token}/accept",
             post(invites::accept_link),
         )
+        .route(
+            "/api/invite-links/{token}/renewal-request",
+            post(invites::request_renewal),
+        )
         .route("/api/users", get(users::list))
         .route("/api/users/{id}", get(users::get_one).patch(users::update))
         .route("/api/roles", get(tenants::roles))

@@ -26,7 +26,7 @@ use crate::http::problem::{Problem, ProblemField, PROBLEM_JSON};
         account::update_me, account::change_password, account::list_sessions,
         account::delete_session, account::delete_other_sessions,
         invites::create, invites::list, invites::get_one, invites::revoke, invites::reissue,
-        invites::inspect_link, invites::accept_link,
+        invites::inspect_link, invites::accept_link, invites::request_renewal,
         users::list, users::get_one, users::update,
         tenants::roles, tenants::list, tenants::get_one, tenants::create, tenants::update,
         tenants::put_logo, tenants::delete_logo, tenants::get_logo,

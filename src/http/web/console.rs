@@ -860,6 +860,8 @@ struct InvitesPage {
     show_tenant: bool,
     can_reissue: bool,
     action_base: &'static str,
+    requests: Vec<RenewalRow>,
+    mail_enabled: bool,
 }
 
 /// One page of the open (pending or expired) invites in the actor's scope, optionally of one
@@ -903,6 +905,55 @@ pub async fn open_invites(
     Ok((rows, page.next_cursor))
 }
 
+/// An invite whose recipient asked for a fresh link that nobody has sent yet.
+pub struct RenewalRow {
+    pub id: i64,
+    pub email: String,
+    pub role: &'static str,
+    pub tenant: String,
+    pub asked: String,
+}
+
+/// The renewal requests (delivery.md §11) in the actor's scope, optionally of one tenant:
+/// Pending invites and Team list them with **Re-issue**.
+pub async fn renewal_requests(
+    app: &AppState,
+    member: &Member,
+    tenant: Option<TenantId>,
+) -> Result<Vec<RenewalRow>, Error> {
+    let actor = &member.signed_in.actor;
+    let names = tenant_names(&app.tether.list_tenants(actor).await?);
+    let query = InviteQuery {
+        status: StatusFilter::All,
+        tenant_id: tenant,
+        renewal_requested: true,
+        page: PageRequest {
+            before_id: None,
+            limit: MAX_LIMIT,
+        },
+        ..InviteQuery::default()
+    };
+    let page = app.tether.list_invites(actor, query).await?;
+    Ok(page
+        .items
+        .into_iter()
+        .map(|i| RenewalRow {
+            id: i.id.0,
+            email: i
+                .email
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            role: i.role.label(),
+            tenant: names.get(&i.tenant_id.0).cloned().unwrap_or_default(),
+            asked: i
+                .renewal_requested_at
+                .map(|at| at.to_date_time())
+                .unwrap_or_default(),
+        })
+        .collect())
+}
+
 /// An invite e-mail's delivery as the pending lists say it.
 pub fn delivery_text(delivery: &Delivery) -> (&'static str, String) {
     let text = match delivery.state {
@@ -938,8 +989,14 @@ pub async fn pending_invites(
     Staff(member): Staff,
     Query(place): Query<ListPlace>,
 ) -> Response {
-    match open_invites(&app, &member, None, place.cursor.as_deref()).await {
-        Ok((invites, older)) => {
+    let listed = match open_invites(&app, &member, None, place.cursor.as_deref()).await {
+        Ok(listed) => renewal_requests(&app, &member, None)
+            .await
+            .map(|requests| (listed, requests)),
+        Err(error) => Err(error),
+    };
+    match listed {
+        Ok(((invites, older), requests)) => {
             let template = InvitesPage {
                 frame: wide(member.frame("/users/invites")),
                 heading: "Pending invites",
@@ -948,6 +1005,8 @@ pub async fn pending_invites(
                 show_tenant: true,
                 can_reissue: true,
                 action_base: "/users/invites",
+                requests,
+                mail_enabled: app.tether.mail_enabled(),
             };
             member.page(StatusCode::OK, &template)
         }

@@ -10,10 +10,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::csrf::{form_is_trusted, form_token};
-use super::{forbidden_form, invite_page_headers, render, secure_cookies, Frame};
+use super::{
+    forbidden_form, gone_words, invite_page_headers, message, render, secure_cookies, Frame,
+};
 use super::{Form, Path};
-use crate::domain::error::{Conflict, Error};
+use crate::domain::error::{Conflict, Error, Gone};
 use crate::domain::invite::{Acceptance, InviteLink};
+use crate::domain::renewal::Renewal;
 use crate::domain::session::SessionKind;
 use crate::domain::tenant::Tenant;
 use crate::http::host::{unknown_host, Site, SiteId};
@@ -105,9 +108,121 @@ pub async fn page(
             response
         }
         Err(error) => match app.tether.site_tenant(host_tenant).await {
-            Ok(tenant) => refusal(&tenant, &error),
+            Ok(tenant) => match error {
+                Error::Gone(gone) => dead_link(&app, &tenant, &token, gone, &headers).await,
+                error => refusal(&tenant, &error),
+            },
             Err(_) => unknown_host(),
         },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "invite_gone.html")]
+struct DeadLinkPage {
+    frame: Frame,
+    title: &'static str,
+    message: String,
+    token: String,
+    can_ask: bool,
+    requested_at: Option<String>,
+    is_used: bool,
+    csrf_token: String,
+}
+
+/// The page of an expired, revoked, superseded or used link: why, and, unless it was used,
+/// **Ask for a new link** (delivery.md §11), or when that was asked.
+async fn dead_link(
+    app: &AppState,
+    tenant: &Tenant,
+    token: &str,
+    gone: Gone,
+    headers: &HeaderMap,
+) -> Response {
+    let renewal = match app.tether.invite_renewal(token, Some(tenant.id)).await {
+        Ok(renewal) => renewal,
+        Err(error) => return refusal(tenant, &error),
+    };
+    let (title, message) = gone_words(&gone);
+    let form = form_token(&app.form_key, headers, secure_cookies(&app.tether));
+    let page = DeadLinkPage {
+        frame: Frame::public(tenant),
+        title,
+        message,
+        token: token.to_owned(),
+        can_ask: renewal == Renewal::Available,
+        requested_at: match renewal {
+            Renewal::Requested { at } => Some(at.to_date_time()),
+            _ => None,
+        },
+        is_used: gone == Gone::Used,
+        csrf_token: form.token,
+    };
+    let mut response = (invite_page_headers(), render(StatusCode::GONE, &page)).into_response();
+    if let Some(cookie) = form.set_cookie.and_then(|c| c.parse().ok()) {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RenewalForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// `POST /invite/{token}/renewal`: **Ask for a new link**.
+pub async fn ask_for_renewal(
+    State(app): State<AppState>,
+    Site(tenant): Site,
+    ClientIp(ip): ClientIp,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<RenewalForm>,
+) -> Response {
+    let own_origin = app.tether.tenant_origin(&tenant);
+    if !form_is_trusted(&app.form_key, &headers, &form.csrf_token, &own_origin) {
+        return (invite_page_headers(), forbidden_form(&tenant)).into_response();
+    }
+    if let Err(error) = app.limits.invite_link(ip) {
+        return refusal(&tenant, &error);
+    }
+    let ip = ip.map(|ip| ip.to_string());
+    match app
+        .tether
+        .request_invite_renewal(&token, Some(tenant.id), ip.as_deref())
+        .await
+    {
+        Ok(_) => (
+            invite_page_headers(),
+            message(
+                StatusCode::OK,
+                &tenant,
+                "We have asked for a new link",
+                &format!(
+                    "We have asked {} to send you a new link. It will come from them, by e-mail or in person.",
+                    tenant.name
+                ),
+                None,
+            ),
+        )
+            .into_response(),
+        Err(Error::Conflict(Conflict::RenewalAlreadyRequested { at })) => (
+            invite_page_headers(),
+            message(
+                StatusCode::CONFLICT,
+                &tenant,
+                "A new link was already asked for",
+                &format!(
+                    "You asked {} for a new link on {}. They have been told; the new link will come from them.",
+                    tenant.name,
+                    at.to_date_time()
+                ),
+                None,
+            ),
+        )
+            .into_response(),
+        Err(error) => refusal(&tenant, &error),
     }
 }
 

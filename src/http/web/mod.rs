@@ -89,6 +89,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/logout", post(sign_in::logout))
         .route("/invite/{token}", get(invite::page).post(invite::accept))
+        .route("/invite/{token}/renewal", post(invite::ask_for_renewal))
         .route("/branding/logo", get(logo))
         .route("/branding/theme.css", get(theme))
         .route("/static/tether.css", get(stylesheet))
@@ -290,37 +291,32 @@ pub fn refusal(tenant: &Tenant, error: &Error) -> Response {
 
 /// An invite link that cannot be used, saying why and what to do next.
 fn link_gone(tenant: &Tenant, gone: &Gone) -> Response {
+    let (title, text) = gone_words(gone);
+    let action = (*gone == Gone::Used).then_some(("/login", "Sign in"));
+    message(StatusCode::GONE, tenant, title, &text, action)
+}
+
+/// Why an invite link cannot be used, as its page's title and sentence.
+pub fn gone_words(gone: &Gone) -> (&'static str, String) {
     match gone {
-        Gone::Expired => message(
-            StatusCode::GONE,
-            tenant,
+        Gone::Expired => (
             "This invite link has expired",
-            "Invite links are valid for a limited time. Ask your administrator for a new link.",
-            None,
+            String::from("Invite links are valid for a limited time, and this one has run out."),
         ),
-        Gone::Used => message(
-            StatusCode::GONE,
-            tenant,
+        Gone::Used => (
             "This invite link has already been used",
-            "The account for this invite has been created. Sign in instead.",
-            Some(("/login", "Sign in")),
+            String::from("The account for this invite has been created. Sign in instead; if you forgot the password, reset it from the sign-in page."),
         ),
-        Gone::Revoked => message(
-            StatusCode::GONE,
-            tenant,
+        Gone::Revoked => (
             "This invite link was revoked",
-            "An administrator revoked this link. Ask them for a new one.",
-            None,
+            String::from("An administrator revoked this link."),
         ),
-        Gone::Superseded { at } => message(
-            StatusCode::GONE,
-            tenant,
+        Gone::Superseded { at } => (
             "A newer invite was sent",
-            &format!(
+            format!(
                 "A newer invite was sent to this address on {}. Use the link in that one.",
                 at.to_date()
             ),
-            None,
         ),
     }
 }

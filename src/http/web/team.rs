@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::console::{
-    expiry_choices, field_messages, link_page, open_invites, role_choices, ActionForm,
-    InviteFields, InviteRow, ListPlace,
+    expiry_choices, field_messages, link_page, open_invites, renewal_requests, role_choices,
+    ActionForm, InviteFields, InviteRow, ListPlace, RenewalRow,
 };
 use super::member::Member;
 use super::{refusal, Form, Frame, Path, Query};
@@ -39,6 +39,8 @@ struct TeamPage {
     users: Vec<MemberRow>,
     is_admin: bool,
     invites: Vec<InviteRow>,
+    requests: Vec<RenewalRow>,
+    action_base: &'static str,
     /// The next page's cursor, when there are older invites than these.
     older: Option<String>,
     email: String,
@@ -73,6 +75,11 @@ async fn team_page(
     } else {
         (Vec::new(), None)
     };
+    let requests = if is_admin {
+        renewal_requests(app, member, Some(member.tenant.id)).await?
+    } else {
+        Vec::new()
+    };
     Ok(TeamPage {
         frame: member.frame("/team"),
         users: users
@@ -88,6 +95,8 @@ async fn team_page(
             .collect(),
         is_admin,
         invites,
+        requests,
+        action_base: "/team/invites",
         older,
         email: fields.email.clone(),
         name: fields.name.clone(),
