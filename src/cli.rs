@@ -21,7 +21,7 @@ use crate::domain::outbox::{Kind, MessageId, MessageQuery, State as MessageState
 use crate::domain::page::{PageRequest, MAX_LIMIT};
 use crate::domain::password::PasswordHasher;
 use crate::domain::role::Role;
-use crate::domain::tenant::{NewTenant, Tenant, TenantId};
+use crate::domain::tenant::{NewTenant, Tenant, TenantChanges, TenantId};
 use crate::domain::Tether;
 use crate::http::limits::{LimitSettings, RateLimits};
 use crate::http::{self, AppState};
@@ -320,6 +320,29 @@ async fn create_admin(
 
 async fn tenant(tether: &Tether, operator: &Actor, command: TenantCommand) -> Result<(), CliError> {
     match command {
+        TenantCommand::Update {
+            slug,
+            name,
+            accent,
+            invite_reminders,
+        } => {
+            let tenant = resolve_tenant(tether, &slug).await?;
+            let changes = TenantChanges {
+                name,
+                accent_colour: accent,
+                logo: None,
+                invite_reminders,
+            };
+            let tenant = tether.update_tenant(operator, tenant.id, changes).await?;
+            println!(
+                "{} (tenant {}): colour {}, invite reminders {}.",
+                tenant.name,
+                tenant.id.0,
+                tenant.accent_colour.as_str(),
+                if tenant.invite_reminders { "on" } else { "off" }
+            );
+            Ok(())
+        }
         TenantCommand::Create {
             name,
             slug,

@@ -192,6 +192,28 @@ pub enum TenantCommand {
     },
     /// List tenants with their users and pending invites.
     List,
+    /// Change a tenant: its name, colour, or invite reminders.
+    Update {
+        /// A client's slug, or `msp`.
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// The brand colour, #RRGGBB.
+        #[arg(long)]
+        accent: Option<String>,
+        /// on or off: re-issue and e-mail an e-mailed 3- or 7-day invite a day before it
+        /// expires unused.
+        #[arg(long, value_parser = parse_on_off)]
+        invite_reminders: Option<bool>,
+    },
+}
+
+fn parse_on_off(value: &str) -> Result<bool, String> {
+    match value {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(String::from("use on or off")),
+    }
 }
 
 #[derive(Debug, Subcommand)]

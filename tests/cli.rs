@@ -442,6 +442,55 @@ fn a_password_reset_link_is_made_from_the_command_line_on_postgres() {
     });
 }
 
+#[test]
+fn a_tenant_turns_its_invite_reminders_off_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let created = tether(
+        dir,
+        None,
+        &["tenant", "create", "--name", "Acme Corp", "--slug", "acme"],
+    );
+    assert!(created.ok, "{}", created.stderr);
+    let off = tether(
+        dir,
+        None,
+        &["tenant", "update", "acme", "--invite-reminders", "off"],
+    );
+    assert!(off.ok, "{}", off.stderr);
+    assert!(
+        off.stdout.contains("invite reminders off"),
+        "{}",
+        off.stdout
+    );
+    let renamed = tether(
+        dir,
+        None,
+        &["tenant", "update", "acme", "--name", "Acme Inc"],
+    );
+    assert!(renamed.ok, "{}", renamed.stderr);
+    assert!(
+        renamed.stdout.starts_with("Acme Inc") && renamed.stdout.contains("reminders off"),
+        "{}",
+        renamed.stdout
+    );
+    let refused = tether(
+        dir,
+        None,
+        &["tenant", "update", "acme", "--invite-reminders", "maybe"],
+    );
+    assert!(!refused.ok);
+    assert!(
+        refused.stderr.contains("use on or off"),
+        "{}",
+        refused.stderr
+    );
+    assert_one_sentence_error(
+        &tether(dir, None, &["tenant", "update", "nowhere", "--name", "X"]),
+        "nowhere",
+    );
+}
+
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;

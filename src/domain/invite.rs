@@ -363,6 +363,7 @@ impl Tether {
             tenant,
             expiry,
             send_email: input.send_email,
+            reminder_of: None,
         };
         let mut attempt = 0;
         loop {
@@ -420,6 +421,7 @@ impl Tether {
             expiry,
             // The first-admin link has no address to send it to.
             send_email: send_email && old.email.is_some(),
+            reminder_of: None,
         };
         let replacing = (!answering).then_some(&old);
         self.issue(actor, &draft, replacing).await
@@ -435,9 +437,14 @@ impl Tether {
     ) -> Result<IssuedInvite> {
         // What an e-mail needs is read before the write transaction, which on SQLite holds
         // the database's one write lock for as long as it runs.
+        // A reminder keeps its invite's inviter; anything else is the actor's.
+        let created_by = match &draft.reminder_of {
+            Some(old) => old.created_by.as_ref().map(|(id, _)| *id),
+            None => actor.user_id,
+        };
         let (sealer, inviter) = match (&draft.email, draft.send_email) {
             (Some(_), true) => {
-                let inviter = match actor.user_id {
+                let inviter = match created_by {
                     Some(user) => {
                         let mut conn = self.db.read().await?;
                         store::users::by_id(&mut conn, user).await?
@@ -488,7 +495,7 @@ impl Tether {
                 )
                 .target(Target::Invite(open.id.0));
                 store::audit::insert(&mut tx, &event).await?;
-                store::outbox::erase_sealed_for_invite(&mut tx, open.id).await?;
+                store::outbox::invite_closed(&mut tx, open.id).await?;
                 superseded = Some(open.id.0);
             } else if replacing.is_some() {
                 // Accepted or revoked since we looked: a re-issue has nothing left to replace.
@@ -504,7 +511,10 @@ impl Tether {
         }
 
         let token = Token::generate()?;
-        let expires_at = now.plus(draft.expiry.duration());
+        let expires_at = match &draft.reminder_of {
+            Some(old) => old.expires_at,
+            None => now.plus(draft.expiry.duration()),
+        };
         let id = store::invites::insert(
             &mut tx,
             store::invites::NewInvite {
@@ -513,7 +523,7 @@ impl Tether {
                 name: draft.name.as_ref(),
                 role: draft.role,
                 tenant_id: draft.tenant.id,
-                created_by: actor.user_id,
+                created_by,
                 created_at: now,
                 expires_at,
             },
@@ -535,9 +545,17 @@ impl Tether {
                     }),
                     &token,
                     expires_at,
+                    draft.reminder_of.is_some(),
                     now,
                 )
                 .await?;
+                // A reminder is itself never reminded, and a one-day invite has no day to
+                // spare.
+                let remind_at = expires_at.minus(REMINDER_LEAD);
+                if draft.reminder_of.is_none() && draft.tenant.invite_reminders && remind_at > now {
+                    self.enqueue_reminder(&mut tx, id, draft.tenant.id, email, remind_at, now)
+                        .await?;
+                }
                 true
             }
             _ => false,
@@ -555,6 +573,7 @@ impl Tether {
             "expires_hours": draft.expiry.hours(),
             "supersedes": superseded,
             "send_email": emailed,
+            "reminder": draft.reminder_of.is_some(),
         }));
         store::audit::insert(&mut tx, &event).await?;
         let invite = store::invites::by_id(&mut tx, id, now)
@@ -602,7 +621,7 @@ impl Tether {
         )
         .target(Target::Invite(id.0));
         store::audit::insert(&mut tx, &event).await?;
-        store::outbox::erase_sealed_for_invite(&mut tx, id).await?;
+        store::outbox::invite_closed(&mut tx, id).await?;
         tx.commit().await?;
         self.metrics.invites_revoked.inc();
         Ok(())
@@ -757,7 +776,7 @@ impl Tether {
         )
         .await?;
         store::invites::record_accepted_user(&mut tx, invite.id, user_id).await?;
-        store::outbox::erase_sealed_for_invite(&mut tx, invite.id).await?;
+        store::outbox::invite_closed(&mut tx, invite.id).await?;
         if invite.role == Role::MspAdmin {
             end_first_admin_links(&mut tx, invite.tenant_id, now).await?;
         }
@@ -850,6 +869,50 @@ struct Draft {
     tenant: Tenant,
     expiry: Expiry,
     send_email: bool,
+    /// A reminder's fresh invite (delivery.md §11): the invite it replaces, whose expiry and
+    /// inviter it keeps.
+    reminder_of: Option<Invite>,
+}
+
+/// How long before an e-mailed invite expires its reminder is due.
+pub const REMINDER_LEAD: Duration = Duration::from_secs(24 * 3600);
+
+impl Tether {
+    /// Runs a due reminder (delivery.md §11): a pending, e-mailed invite a day from expiring
+    /// is re-issued with the same expiry, for the same inviter, and its fresh link e-mailed
+    /// saying that it expires soon. An invite no longer pending, or a tenant that turned
+    /// reminders off since, leaves nothing to do.
+    pub(crate) async fn remind(&self, id: InviteId) -> Result<()> {
+        let now = self.now();
+        let old = {
+            let mut conn = self.db.read().await?;
+            store::invites::by_id(&mut conn, id, now).await?
+        };
+        let Some(old) = old.filter(|i| i.status == InviteStatus::Pending && i.email.is_some())
+        else {
+            return Ok(());
+        };
+        let tenant = self.site_tenant(old.tenant_id).await?;
+        if !tenant.invite_reminders || !self.mail_enabled() {
+            return Ok(());
+        }
+        let system = Actor::operator(self.msp_tenant().await?.id);
+        let draft = Draft {
+            email: old.email.clone(),
+            name: old.name.clone(),
+            role: old.role,
+            tenant,
+            expiry: Expiry::of(&old),
+            send_email: true,
+            reminder_of: Some(old.clone()),
+        };
+        match self.issue(&system, &draft, Some(&old)).await {
+            Ok(_) => Ok(()),
+            // Accepted or revoked meanwhile, or its address has an account now.
+            Err(Error::Conflict(Conflict::InviteNotRevocable | Conflict::UserExists)) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
 }
 
 /// The partial unique index refused a second open invite: a concurrent create won the race.

@@ -352,6 +352,8 @@ pub struct InviteLetter<'a> {
     pub inviter: Option<(&'a str, &'a str)>,
     pub link: &'a str,
     pub expires_at: Timestamp,
+    /// A reminder's fresh link, a day before the invitation expires.
+    pub reminder: bool,
 }
 
 #[derive(Template)]
@@ -401,7 +403,11 @@ pub fn invite_message(
     }
     .render()
     .map_err(|e| format!("the invite e-mail could not be written: {e}"))?;
-    let subject = format!("You are invited to {tenant_name}");
+    let subject = if letter.reminder {
+        format!("Reminder: your invitation to {tenant_name} expires soon")
+    } else {
+        format!("You are invited to {tenant_name}")
+    };
     build(
         mailer,
         branding,

@@ -157,7 +157,13 @@ pub(crate) enum Letter {
         inviter_name: Option<String>,
         inviter_email: Option<String>,
         expires_at: i64,
+        /// A reminder's fresh link: the text says the invitation expires soon.
+        #[serde(default)]
+        reminder: bool,
     },
+    /// Due a day before an e-mailed invite expires: re-issues it and e-mails the fresh link
+    /// (delivery.md §11). Says nothing itself, so the outbox does not list it.
+    Reminder,
     /// A password reset link (delivery.md §10); its token travels sealed beside it.
     PasswordReset {
         to: String,
@@ -189,6 +195,7 @@ impl Letter {
     fn topic(&self) -> &'static str {
         match self {
             Self::Invite { .. } => "invite",
+            Self::Reminder => "reminder",
             Self::PasswordReset { .. } => "password_reset",
             Self::RenewalRequested { .. } => "renewal_requested",
             Self::PasswordChanged { .. } => "password_changed",
@@ -354,6 +361,7 @@ impl Tether {
         inviter: Option<Inviter<'_>>,
         token: &Token,
         expires_at: Timestamp,
+        reminder: bool,
         now: Timestamp,
     ) -> Result<()> {
         let sealed = sealer.seal(token, &seal_context(invite))?;
@@ -364,6 +372,7 @@ impl Tether {
             inviter_name: inviter.as_ref().map(|i| i.name.to_owned()),
             inviter_email: inviter.as_ref().map(|i| i.email.as_str().to_owned()),
             expires_at: expires_at.millis(),
+            reminder,
         };
         let subject = format!("invite {} to {}", invite.0, to.as_str());
         self.enqueue(
@@ -376,6 +385,39 @@ impl Tether {
             now,
         )
         .await
+    }
+
+    /// Schedules an e-mailed invite's reminder, due at `due_at`, inside the invite's own
+    /// transaction.
+    pub(crate) async fn enqueue_reminder(
+        &self,
+        tx: &mut Conn,
+        invite: InviteId,
+        tenant: TenantId,
+        to: &Email,
+        due_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
+        let payload = serde_json::to_string(&Letter::Reminder)
+            .map_err(|e| Error::Internal(format!("an outbox payload did not serialise: {e}")))?;
+        let subject = format!("reminder of invite {} to {}", invite.0, to.as_str());
+        store::outbox::insert(
+            tx,
+            store::outbox::NewMessage {
+                kind: Kind::Email,
+                topic: Letter::Reminder.topic(),
+                tenant_id: Some(tenant),
+                invite_id: Some(invite),
+                password_reset_id: None,
+                subject: &subject,
+                payload: &payload,
+                sealed: None,
+                due_at,
+                now,
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     /// Writes a password reset link's e-mail into the outbox inside the transaction that made
@@ -669,6 +711,10 @@ impl Tether {
         };
         let letter: Letter = serde_json::from_str(&message.payload)
             .map_err(|e| permanent(format!("The message is not readable: {e}.")))?;
+        if let Letter::Reminder = letter {
+            let invite = InviteId(message.invite_id.unwrap_or_default());
+            return self.remind(invite).await.map_err(transient);
+        }
         let tenant_id = message.tenant_id.map(TenantId);
         let (tenant, logo) = self.branding_of(tenant_id).await.map_err(transient)?;
         let branding = Branding {
@@ -688,6 +734,7 @@ impl Tether {
                 inviter_name,
                 inviter_email,
                 expires_at,
+                reminder,
             } => {
                 let invite = InviteId(message.invite_id.unwrap_or_default());
                 let Some(sealed) = &message.sealed else {
@@ -717,10 +764,13 @@ impl Tether {
                         inviter,
                         link: &link,
                         expires_at: Timestamp::from_millis(*expires_at),
+                        reminder: *reminder,
                     },
                     message_id,
                 )
             }
+            // Handled above: a reminder sends nothing itself.
+            Letter::Reminder => return Ok(()),
             Letter::PasswordReset {
                 to,
                 name,

@@ -70,6 +70,8 @@ pub struct Tenant {
     /// The logo's ETag, when the tenant has a logo; it also versions the logo's URL.
     pub logo_etag: Option<String>,
     pub created_at: Timestamp,
+    /// Whether e-mailed invites get their reminder a day before they expire (delivery.md §11).
+    pub invite_reminders: bool,
 }
 
 /// Labels a client may not take because they name something other than a tenant.
@@ -446,6 +448,8 @@ pub struct TenantChanges {
     pub accent_colour: Option<String>,
     /// A new logo's bytes, recognised by their content.
     pub logo: Option<Vec<u8>>,
+    /// Turns the invite reminders on or off.
+    pub invite_reminders: Option<bool>,
 }
 
 impl Tether {
@@ -554,13 +558,21 @@ impl Tether {
         let (Some(name), Some(accent_colour)) = (name, accent_colour) else {
             return Err(Error::Internal("checked fields went missing".into()));
         };
+        let invite_reminders = changes.invite_reminders.unwrap_or(tenant.invite_reminders);
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        if changes.name.is_some() || changes.accent_colour.is_some() {
-            store::tenants::update(&mut tx, id, &name, &accent_colour).await?;
+        if changes.name.is_some()
+            || changes.accent_colour.is_some()
+            || changes.invite_reminders.is_some()
+        {
+            store::tenants::update(&mut tx, id, &name, &accent_colour, invite_reminders).await?;
             let event = NewAuditEvent::by(actor, now, AuditAction::TenantChanged, Some(id))
                 .target(Target::Tenant(id))
-                .detail(json!({ "name": name.as_str(), "accent_colour": accent_colour.as_str() }));
+                .detail(json!({
+                    "name": name.as_str(),
+                    "accent_colour": accent_colour.as_str(),
+                    "invite_reminders": invite_reminders,
+                }));
             store::audit::insert(&mut tx, &event).await?;
         }
         if let Some(logo) = &logo {

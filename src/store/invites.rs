@@ -172,6 +172,7 @@ const SELECT_LINK: &str = concat!(
     invite_columns!(),
     ", t.kind AS tenant_kind, t.name AS tenant_name, t.slug AS tenant_slug, \
        t.accent_colour AS tenant_accent_colour, t.created_at AS tenant_created_at, \
+       t.invite_reminders AS tenant_invite_reminders, \
        l.etag AS tenant_logo_etag \
      FROM invites i JOIN tenants t ON t.id = i.tenant_id \
        LEFT JOIN users c ON c.id = i.created_by \
@@ -208,6 +209,7 @@ pub async fn link_by_digest(
             slug: row.tenant_slug,
             accent_colour: row.tenant_accent_colour,
             created_at: row.tenant_created_at,
+            invite_reminders: row.tenant_invite_reminders,
             logo_etag: row.tenant_logo_etag,
         };
         (row.invite.into_invite(now), Tenant::from(tenant))
@@ -223,6 +225,7 @@ impl LinkRow {
             tenant_slug: row.get("tenant_slug")?,
             tenant_accent_colour: row.get("tenant_accent_colour")?,
             tenant_created_at: row.get("tenant_created_at")?,
+            tenant_invite_reminders: row.get("tenant_invite_reminders")?,
             tenant_logo_etag: row.get("tenant_logo_etag")?,
         })
     }
@@ -237,6 +240,7 @@ struct LinkRow {
     tenant_slug: Option<String>,
     tenant_accent_colour: String,
     tenant_created_at: i64,
+    tenant_invite_reminders: i64,
     tenant_logo_etag: Option<String>,
 }
 

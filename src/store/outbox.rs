@@ -172,9 +172,24 @@ pub async fn release(conn: &mut Conn, ids: &[i64], now: Timestamp) -> Result<()>
     Ok(())
 }
 
-/// Erases the sealed token of every message about `invite` (it stopped being pending).
-pub async fn erase_sealed_for_invite(conn: &mut Conn, invite: InviteId) -> Result<()> {
+/// `invite` stopped being pending (accepted, revoked or superseded): the sealed token of
+/// every message about it is erased, and its reminder, if still waiting, is cancelled.
+pub async fn invite_closed(conn: &mut Conn, invite: InviteId) -> Result<()> {
     sqlx::query("UPDATE outbox SET sealed = NULL WHERE invite_id = $1 AND sealed IS NOT NULL")
+        .bind(invite.0)
+        .execute(&mut *conn)
+        .await?;
+    // A reminder being attempted right now is left to its worker, which finds the invite
+    // no longer pending and does nothing.
+    let waiting = "SELECT id FROM outbox WHERE invite_id = $1 AND topic = 'reminder' \
+                   AND state IN ('queued', 'failed')";
+    sqlx::query(&format!(
+        "DELETE FROM outbox_attempts WHERE message_id IN ({waiting})"
+    ))
+    .bind(invite.0)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(&format!("DELETE FROM outbox WHERE id IN ({waiting})"))
         .bind(invite.0)
         .execute(conn)
         .await?;
@@ -267,13 +282,15 @@ pub async fn by_id(conn: &mut Conn, id: MessageId) -> Result<Option<Message>> {
     Ok(row.map(Message::from))
 }
 
-/// Messages in `scope`, newest first.
+/// Messages in `scope`, newest first. Reminders wait in the same table but are not listed:
+/// they send nothing themselves, and the invite e-mail one causes is listed once written.
 pub async fn list(
     conn: &mut Conn,
     scope: TenantScope,
     query: &MessageQuery,
 ) -> Result<Vec<Message>> {
     let mut filters = Filters::default();
+    filters.add("topic <> 'reminder'", []);
     if let TenantScope::Only(tenant) = scope {
         // A client admin sees their tenant's e-mails, never the MSP's webhooks.
         filters.add("tenant_id = ? AND kind = 'email'", [Bind::Int(tenant.0)]);
@@ -326,10 +343,11 @@ impl DeliveryRow {
     }
 }
 
-/// Messages by kind and state, for `/metrics`.
+/// Messages by kind and state, for `/metrics`; reminders are not messages (see `list`).
 pub async fn counts(conn: &mut Conn) -> Result<Vec<(String, String, i64)>> {
     Ok(sqlx::query_as(
-        "SELECT kind, state, COUNT(*) FROM outbox GROUP BY kind, state ORDER BY kind, state",
+        "SELECT kind, state, COUNT(*) FROM outbox WHERE topic <> 'reminder' \
+         GROUP BY kind, state ORDER BY kind, state",
     )
     .fetch_all(conn)
     .await?)

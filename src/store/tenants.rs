@@ -9,8 +9,8 @@ use crate::domain::name::Name;
 use crate::domain::tenant::{AccentColour, Logo, Slug, Tenant, TenantId, TenantKind};
 
 const SELECT_TENANT: &str =
-    "SELECT t.id, t.kind, t.name, t.slug, t.accent_colour, t.created_at, l.etag AS logo_etag \
-     FROM tenants t LEFT JOIN tenant_logos l ON l.tenant_id = t.id";
+    "SELECT t.id, t.kind, t.name, t.slug, t.accent_colour, t.created_at, t.invite_reminders, \
+     l.etag AS logo_etag FROM tenants t LEFT JOIN tenant_logos l ON l.tenant_id = t.id";
 
 #[derive(FromRow)]
 pub(super) struct TenantRow {
@@ -20,6 +20,7 @@ pub(super) struct TenantRow {
     pub(super) slug: Option<String>,
     pub(super) accent_colour: String,
     pub(super) created_at: i64,
+    pub(super) invite_reminders: i64,
     pub(super) logo_etag: Option<String>,
 }
 
@@ -33,6 +34,7 @@ impl From<TenantRow> for Tenant {
             accent_colour: AccentColour::from_stored(row.accent_colour),
             logo_etag: row.logo_etag,
             created_at: Timestamp::from_millis(row.created_at),
+            invite_reminders: row.invite_reminders != 0,
         }
     }
 }
@@ -104,7 +106,8 @@ pub async fn list(
         TenantScope::Only(id) => ("WHERE t.id = $2", Some(id.0)),
     };
     let sql = format!(
-        "SELECT t.id, t.kind, t.name, t.slug, t.accent_colour, t.created_at, l.etag AS logo_etag, \
+        "SELECT t.id, t.kind, t.name, t.slug, t.accent_colour, t.created_at, t.invite_reminders, \
+           l.etag AS logo_etag, \
            (SELECT COUNT(*) FROM users u WHERE u.tenant_id = t.id AND u.deactivated_at IS NULL) AS active_users, \
            (SELECT COUNT(*) FROM invites i WHERE i.tenant_id = t.id AND i.accepted_at IS NULL \
               AND i.revoked_at IS NULL AND i.expires_at > $1) AS pending_invites \
@@ -131,13 +134,17 @@ pub async fn update(
     id: TenantId,
     name: &Name,
     accent_colour: &AccentColour,
+    invite_reminders: bool,
 ) -> Result<()> {
-    sqlx::query("UPDATE tenants SET name = $1, accent_colour = $2 WHERE id = $3")
-        .bind(name.as_str())
-        .bind(accent_colour.as_str())
-        .bind(id.0)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE tenants SET name = $1, accent_colour = $2, invite_reminders = $3 WHERE id = $4",
+    )
+    .bind(name.as_str())
+    .bind(accent_colour.as_str())
+    .bind(i64::from(invite_reminders))
+    .bind(id.0)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -248,7 +248,9 @@ async fn invite_objects_carry_exactly_the_fields_of_api_md(app: TestApp) {
             "base_url",
             "accent_colour",
             "logo_url",
-            "created_at"
+            "created_at",
+            // api.md "Delivery, recovery, bulk, webhooks".
+            "invite_reminders"
         ]
         .map(String::from)
         .into()

@@ -184,6 +184,21 @@ impl TestApp {
         (accepted.user, actor)
     }
 
+    /// Turns `tenant`'s invite reminders off, for tests of an e-mail's own schedule over days.
+    pub async fn without_reminders(&self, tenant: &Tenant) {
+        self.tether
+            .update_tenant(
+                &self.operator,
+                tenant.id,
+                tether::domain::tenant::TenantChanges {
+                    invite_reminders: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("reminders are turned off");
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql)
             .fetch_one(self.db.reader())

@@ -11,6 +11,7 @@ mod outbox;
 mod permissions;
 mod recovery;
 mod reliability;
+mod reminders;
 mod renewal;
 mod security;
 mod users;

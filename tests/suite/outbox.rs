@@ -219,6 +219,8 @@ async fn a_550_fails_at_once_with_a_sentence(app: TestApp) {
     let sink = SmtpSink::start(&["--reject-word", "nobody"]);
     let app = app.with_mail(&sink.url());
     let acme = app.client("Acme Corp", "acme").await;
+    // Days pass below: the invite e-mail's own fate, without its reminder.
+    app.without_reminders(&acme).await;
     let issued = app
         .invite_by_mail(
             &app.operator,
@@ -252,6 +254,8 @@ async fn retries_follow_the_schedule_then_fail_and_a_retry_by_hand_delivers(app:
     let sink = SmtpSink::start(&["--refuse-first", "10"]);
     let app = app.with_mail(&sink.url());
     let acme = app.client("Acme Corp", "acme").await;
+    // Days pass below: the invite e-mail's own schedule, without its reminder.
+    app.without_reminders(&acme).await;
     app.invite_by_mail(
         &app.operator,
         "alice@acme.com",

@@ -210,8 +210,7 @@ async fn only_msp_admins_create_and_brand_tenants(app: TestApp) {
     }
     let rename = || TenantChanges {
         name: Some("Hacked".into()),
-        accent_colour: None,
-        logo: None,
+        ..TenantChanges::default()
     };
     assert!(matches!(
         app.tether.update_tenant(&w.tech, w.acme.id, rename()).await,

@@ -517,9 +517,8 @@ async fn branding_is_served_on_the_tenants_host(app: TestApp) {
             &app.operator,
             acme.id,
             tether::domain::tenant::TenantChanges {
-                name: None,
                 accent_colour: Some("#FFEE00".into()),
-                logo: None,
+                ..Default::default()
             },
         )
         .await

@@ -100,6 +100,8 @@ pub struct TenantBody {
     pub accent_colour: String,
     pub logo_url: Option<String>,
     pub created_at: String,
+    /// Whether e-mailed 3- and 7-day invites get a fresh link a day before they expire.
+    pub invite_reminders: bool,
 }
 
 /// The logo's public address, versioned by its ETag so that it can be cached for long.
@@ -125,6 +127,7 @@ impl TenantBody {
             accent_colour: tenant.accent_colour.as_str().to_owned(),
             logo_url: logo_url(tether, tenant),
             created_at: time(tenant.created_at),
+            invite_reminders: tenant.invite_reminders,
         }
     }
 }

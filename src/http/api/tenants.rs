@@ -133,9 +133,12 @@ pub async fn create(
 pub struct UpdateTenantRequest {
     pub name: Option<String>,
     pub accent_colour: Option<String>,
+    /// Whether e-mailed 3- and 7-day invites are re-issued and e-mailed again a day before
+    /// they expire.
+    pub invite_reminders: Option<bool>,
 }
 
-/// Rename a tenant or change its accent colour (MSP admins).
+/// Rename a tenant, change its accent colour or turn its invite reminders on or off (MSP admins).
 #[utoipa::path(
     patch, path = "/api/tenants/{id}", operation_id = "update_tenant", tag = "tenants", params(("id" = i64, Path)),
     request_body = UpdateTenantRequest,
@@ -160,6 +163,7 @@ pub async fn update(
         name: body.name,
         accent_colour: body.accent_colour,
         logo: None,
+        invite_reminders: body.invite_reminders,
     };
     let tenant = app
         .tether

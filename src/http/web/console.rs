@@ -209,6 +209,8 @@ struct ClientFormPage {
     accent_colour: String,
     address_example: String,
     has_logo: bool,
+    /// On the edit form: whether invite reminders are on.
+    invite_reminders: Option<bool>,
     errors: Vec<String>,
     notice: Option<String>,
 }
@@ -221,6 +223,8 @@ struct ClientFields {
     slug: String,
     accent_colour: String,
     logo: Option<Vec<u8>>,
+    /// The edit form's reminders checkbox: sent only when checked.
+    invite_reminders: bool,
 }
 
 /// Why a client form could not be read: its status (`413` when it is too large) and a
@@ -254,6 +258,7 @@ async fn read_client_fields(mut multipart: Multipart) -> Result<ClientFields, Un
             "name" => fields.name = value,
             "slug" => fields.slug = value,
             "accent_colour" => fields.accent_colour = value,
+            "invite_reminders" => fields.invite_reminders = true,
             _ => {}
         }
     }
@@ -295,6 +300,7 @@ fn new_client_form(
             .tenant_origin(None)
             .replacen("://", "://acme.", 1),
         has_logo: false,
+        invite_reminders: None,
         errors,
         notice: None,
     }
@@ -370,6 +376,7 @@ fn edit_client_form(
         accent_colour: tenant.accent_colour.as_str().to_lowercase(),
         address_example: app.tether.tenant_origin(tenant),
         has_logo: tenant.logo_etag.is_some(),
+        invite_reminders: Some(tenant.invite_reminders),
         errors,
         notice,
     }
@@ -422,6 +429,7 @@ pub async fn update_client(
         name: Some(fields.name.clone()),
         accent_colour: Some(fields.accent_colour.clone()).filter(|c| !c.is_empty()),
         logo: fields.logo,
+        invite_reminders: Some(fields.invite_reminders),
     };
     match app.tether.update_client(actor, TenantId(id), changes).await {
         Ok(tenant) => {
