@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::body::{SessionBody, SessionList, UserBody};
 use super::extract::{Bearer, Json, Path, Query};
-use super::openapi::{
+use super::responses::{
     BadRequest, NotFound, PayloadTooLarge, RateLimited, Unauthenticated, UnsupportedMediaType,
     ValidationFailed,
 };

@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 
 use super::body::{AuditEventBody, AuditEventList};
 use super::extract::{Bearer, Query};
-use super::openapi::{BadRequest, Forbidden, Unauthenticated};
+use super::responses::{BadRequest, Forbidden, Unauthenticated};
 use crate::domain::audit::AuditQuery;
 use crate::domain::clock::Timestamp;
 use crate::domain::error::FieldError;

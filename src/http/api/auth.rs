@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::body::{TokenBody, UserBody};
 use super::extract::{Bearer, Json};
-use super::openapi::{
+use super::responses::{
     BadRequest, PayloadTooLarge, RateLimited, Unauthenticated, UnsupportedMediaType,
     ValidationFailed,
 };

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::body::{CreatedInviteBody, InviteBody, InviteLinkBody, InviteList, TokenBody};
 use super::extract::{Bearer, Json, Path, Query};
-use super::openapi::{
+use super::responses::{
     BadRequest, Forbidden, InviteLinkGone, NotFound, PayloadTooLarge, RateLimited, Unauthenticated,
     UnsupportedMediaType,
 };

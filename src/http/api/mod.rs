@@ -10,6 +10,7 @@ pub mod invites;
 pub mod openapi;
 pub mod outbox;
 pub mod recovery;
+pub mod responses;
 pub mod tenants;
 pub mod users;
 

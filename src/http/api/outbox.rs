@@ -7,7 +7,7 @@ use utoipa::IntoParams;
 
 use super::body::{OutboxMessageBody, OutboxMessageList};
 use super::extract::{Bearer, Path, Query};
-use super::openapi::{BadRequest, Forbidden, NotFound, Unauthenticated};
+use super::responses::{BadRequest, Forbidden, NotFound, Unauthenticated};
 use crate::domain::outbox::{Kind, MessageId, MessageQuery, State as MessageState};
 use crate::domain::page::PageRequest;
 use crate::http::problem::Problem;

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::body::{LinkTenant, UserBody};
 use super::extract::{Bearer, Json, Path};
-use super::openapi::{
+use super::responses::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, RateLimited, ResetLinkGone, Unauthenticated,
     UnsupportedMediaType,
 };

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::body::{RoleBody, RoleList, TenantBody, TenantList};
 use super::extract::{Bearer, Json, Path, RawBody};
-use super::openapi::{
+use super::responses::{
     BadRequest, Forbidden, Image, NotFound, PayloadTooLarge, Unauthenticated, UnsupportedMediaType,
     ValidationFailed,
 };

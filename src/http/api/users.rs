@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::body::{UserBody, UserList};
 use super::extract::{Bearer, Json, Path, Query};
-use super::openapi::{
+use super::responses::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthenticated, UnsupportedMediaType,
     ValidationFailed,
 };
