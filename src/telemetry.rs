@@ -1,5 +1,6 @@
 //! Logging and metrics. Logs are human-readable by default, JSON with
-//! `TETHER_LOG_FORMAT=json`; the level comes from `RUST_LOG` (default `info`). Requests are
+//! `TETHER_LOG_FORMAT=json`; the level comes from `RUST_LOG` (by default `info` for the
+//! server and `warn` for every other command, whose output is its own lines). Requests are
 //! logged and counted by their route template (`/invite/{token}`), never by their path, so
 //! no token reaches a log line or a metric label.
 
@@ -11,8 +12,12 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
 
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// The logs of a process whose default level is `level` (`RUST_LOG` decides when set).
+/// PostgreSQL's notices (the migrator's "already exists, skipping") are shown only from
+/// `warn` on: they are the database talking to itself, not news for whoever runs Tether.
+pub fn init(level: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx::postgres::notice=warn")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

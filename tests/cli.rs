@@ -22,6 +22,21 @@ fn tether(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Run {
 }
 
 fn tether_with_stdin(dir: &Path, database_url: Option<&str>, args: &[&str], stdin: &str) -> Run {
+    run_tether(dir, database_url, args, stdin, Some("warn"))
+}
+
+/// As a person runs it: no `RUST_LOG`, so the command's own default decides what it logs.
+fn tether_as_people_run_it(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Run {
+    run_tether(dir, database_url, args, "", None)
+}
+
+fn run_tether(
+    dir: &Path,
+    database_url: Option<&str>,
+    args: &[&str],
+    stdin: &str,
+    rust_log: Option<&str>,
+) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tether"));
     command
         .args(args)
@@ -31,12 +46,15 @@ fn tether_with_stdin(dir: &Path, database_url: Option<&str>, args: &[&str], stdi
         .env_remove("TETHER_SMTP_URL")
         .env_remove("TETHER_MAIL_FROM")
         .env_remove("TETHER_MAIL_DIR")
-        .env("RUST_LOG", "warn")
+        .env_remove("RUST_LOG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if let Some(url) = database_url {
         command.env("TETHER_DATABASE_URL", url);
+    }
+    if let Some(level) = rust_log {
+        command.env("RUST_LOG", level);
     }
     let mut child = command.spawn().expect("tether starts");
     child
@@ -489,6 +507,58 @@ fn a_tenant_turns_its_invite_reminders_off_from_the_command_line() {
         &tether(dir, None, &["tenant", "update", "nowhere", "--name", "X"]),
         "nowhere",
     );
+}
+
+/// A successful command writes nothing to standard error, and a refused one exactly its
+/// sentence, on either engine: the migrator's PostgreSQL notices and the INFO logs stay out.
+fn commands_are_quiet(database_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    for args in [
+        &["tenant", "create", "--name", "Acme Corp", "--slug", "acme"][..],
+        &["tenant", "list"],
+        &["invite", "list"],
+        &["outbox", "list"],
+    ] {
+        let run = tether_as_people_run_it(dir, database_url, args);
+        assert!(run.ok, "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr, "", "{args:?} wrote to standard error");
+    }
+    let refused = tether_as_people_run_it(
+        dir,
+        database_url,
+        &[
+            "invite",
+            "create",
+            "--email",
+            "a@acme.com",
+            "--tenant",
+            "acme",
+            "--role",
+            "superuser",
+        ],
+    );
+    assert_one_sentence_error(&refused, "there is no role \"superuser\"");
+    // RUST_LOG still turns the logs on: on PostgreSQL, the migrator's notice is there.
+    if database_url.is_some() {
+        let traced = run_tether(dir, database_url, &["tenant", "list"], "", Some("info"));
+        assert!(traced.ok, "{}", traced.stderr);
+        assert!(
+            traced.stderr.contains("already exists"),
+            "{}",
+            traced.stderr
+        );
+    }
+}
+
+#[test]
+fn commands_are_quiet_on_sqlite() {
+    commands_are_quiet(None);
+}
+
+#[test]
+fn commands_are_quiet_on_postgres() {
+    on_postgres("cli", |url| commands_are_quiet(Some(url)));
 }
 
 fn http_get(port: u16, path: &str) -> Option<String> {
