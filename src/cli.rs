@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::config::{
-    AdminCommand, Cli, Command, InviteCommand, MailCommand, OutboxCommand, ServeArgs,
+    AdminCommand, Cli, Command, Format, InviteCommand, MailCommand, OutboxCommand, ServeArgs,
     TenantCommand, UserCommand,
 };
 use crate::domain::actor::Actor;
@@ -22,7 +22,10 @@ use crate::domain::page::{PageRequest, MAX_LIMIT};
 use crate::domain::password::PasswordHasher;
 use crate::domain::role::Role;
 use crate::domain::tenant::{NewTenant, Tenant, TenantChanges, TenantId};
+use crate::domain::user::{UserChanges, UserQuery};
 use crate::domain::Tether;
+// `--format json` prints the API's own objects, so that scripts read one shape everywhere.
+use crate::http::api::body::{InviteBody, OutboxMessageBody, TenantBody, UserBody};
 use crate::http::limits::{LimitSettings, RateLimits};
 use crate::http::{self, AppState};
 use crate::store::{self, Db};
@@ -120,11 +123,104 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Invite(command) => invite(&tether, &operator, command).await,
         Command::Mail(MailCommand::Test { to }) => mail_test(&tether, &to).await,
         Command::Outbox(command) => outbox(&tether, &operator, command).await,
-        Command::User(UserCommand::ResetLink { email, send }) => {
-            let user = tether.user_by_email(&operator, &email).await?;
-            let issued = tether
-                .issue_password_reset(&operator, user.id, send)
-                .await?;
+        Command::User(command) => user(&tether, &operator, command).await,
+    };
+    tether.close().await;
+    result
+}
+
+async fn user(tether: &Tether, operator: &Actor, command: UserCommand) -> Result<(), CliError> {
+    let change = |email: String, changes: UserChanges| async move {
+        let user = tether.user_by_email(operator, &email).await?;
+        Ok::<_, CliError>(tether.update_user(operator, user.id, changes).await?)
+    };
+    match command {
+        UserCommand::List {
+            tenant,
+            role,
+            format,
+        } => {
+            let role = role.as_deref().map(parse_role).transpose()?;
+            let tenant_id = match tenant {
+                Some(name) => Some(resolve_tenant(tether, &name).await?.id),
+                None => None,
+            };
+            let mut query = UserQuery {
+                tenant_id,
+                role,
+                active: None,
+                page: PageRequest {
+                    before_id: None,
+                    limit: MAX_LIMIT,
+                },
+            };
+            let mut users = Vec::new();
+            loop {
+                let page = tether.list_users(operator, query.clone()).await?;
+                let last = page.items.last().map(|u| u.id.0);
+                users.extend(page.items);
+                match (last, page.next_cursor) {
+                    (Some(last), Some(_)) => query.page.before_id = Some(last),
+                    _ => break,
+                }
+            }
+            if format == Format::Json {
+                return print_json(users.into_iter().map(UserBody::from));
+            }
+            let rows: Vec<Vec<String>> = users
+                .iter()
+                .map(|u| {
+                    vec![
+                        u.id.0.to_string(),
+                        u.email.to_string(),
+                        u.name.to_string(),
+                        u.role.name().to_owned(),
+                        u.tenant_id.0.to_string(),
+                        String::from(if u.active { "active" } else { "deactivated" }),
+                        u.created_at.to_date_time(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &["ID", "EMAIL", "NAME", "ROLE", "TENANT", "STATUS", "CREATED"],
+                &rows,
+            );
+            Ok(())
+        }
+        UserCommand::Deactivate { email } => {
+            let changes = UserChanges {
+                active: Some(false),
+                ..UserChanges::default()
+            };
+            let user = change(email, changes).await?;
+            println!(
+                "{} is deactivated; their sessions and API tokens have ended.",
+                user.email
+            );
+            Ok(())
+        }
+        UserCommand::Activate { email } => {
+            let changes = UserChanges {
+                active: Some(true),
+                ..UserChanges::default()
+            };
+            let user = change(email, changes).await?;
+            println!("{} is active again and can sign in.", user.email);
+            Ok(())
+        }
+        UserCommand::SetRole { email, role } => {
+            let role = parse_role(&role)?;
+            let changes = UserChanges {
+                role_id: Some(role.id()),
+                ..UserChanges::default()
+            };
+            let user = change(email, changes).await?;
+            println!("{} is now {}.", user.email, user.role.name());
+            Ok(())
+        }
+        UserCommand::ResetLink { email, send } => {
+            let user = tether.user_by_email(operator, &email).await?;
+            let issued = tether.issue_password_reset(operator, user.id, send).await?;
             eprintln!(
                 "A password reset link for {}, valid until {}:",
                 issued.user.email,
@@ -136,9 +232,24 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!("{}", issued.link);
             Ok(())
         }
-    };
-    tether.close().await;
-    result
+    }
+}
+
+fn parse_role(name: &str) -> Result<Role, CliError> {
+    Role::from_name(name).ok_or_else(|| {
+        fail(format!(
+            "there is no role \"{name}\"; use msp_admin, msp_technician, client_admin or client_user"
+        ))
+    })
+}
+
+/// A list as a JSON array of the API's objects, for scripts.
+fn print_json<T: serde::Serialize>(items: impl Iterator<Item = T>) -> Result<(), CliError> {
+    let items: Vec<T> = items.collect();
+    let text = serde_json::to_string_pretty(&items)
+        .map_err(|e| fail(format!("the list could not be written as JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
 }
 
 fn pool_size(command: &Command) -> u32 {
@@ -234,7 +345,11 @@ async fn mail_test(tether: &Tether, to: &str) -> Result<(), CliError> {
 
 async fn outbox(tether: &Tether, operator: &Actor, command: OutboxCommand) -> Result<(), CliError> {
     match command {
-        OutboxCommand::List { state, kind } => {
+        OutboxCommand::List {
+            state,
+            kind,
+            format,
+        } => {
             let state = state
                 .as_deref()
                 .map(MessageState::parse)
@@ -253,10 +368,22 @@ async fn outbox(tether: &Tether, operator: &Actor, command: OutboxCommand) -> Re
                     limit: MAX_LIMIT,
                 },
             };
-            let mut rows = Vec::new();
+            let mut messages = Vec::new();
             loop {
                 let page = tether.list_outbox(operator, query.clone()).await?;
-                for message in &page.items {
+                let last = page.items.last().map(|m| m.id.0);
+                messages.extend(page.items);
+                match (last, page.next_cursor) {
+                    (Some(last), Some(_)) => query.page.before_id = Some(last),
+                    _ => break,
+                }
+            }
+            if format == Format::Json {
+                return print_json(messages.into_iter().map(OutboxMessageBody::from));
+            }
+            let mut rows = Vec::new();
+            {
+                for message in &messages {
                     rows.push(vec![
                         message.id.0.to_string(),
                         message.kind.as_str().to_owned(),
@@ -270,10 +397,6 @@ async fn outbox(tether: &Tether, operator: &Actor, command: OutboxCommand) -> Re
                         message.last_error.clone().unwrap_or_default(),
                     ]);
                 }
-                let Some(last) = page.items.last().filter(|_| page.next_cursor.is_some()) else {
-                    break;
-                };
-                query.page.before_id = Some(last.id.0);
             }
             print_table(
                 &[
@@ -379,8 +502,11 @@ async fn tenant(tether: &Tether, operator: &Actor, command: TenantCommand) -> Re
             );
             Ok(())
         }
-        TenantCommand::List => {
+        TenantCommand::List { format } => {
             let tenants = tether.list_tenants(operator).await?;
+            if format == Format::Json {
+                return print_json(tenants.iter().map(|t| TenantBody::new(tether, &t.tenant)));
+            }
             let rows: Vec<Vec<String>> = tenants
                 .iter()
                 .map(|t| {
@@ -429,11 +555,7 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
             name,
             send,
         } => {
-            let role = Role::from_name(&role).ok_or_else(|| {
-                fail(format!(
-                    "there is no role \"{role}\"; use msp_admin, msp_technician, client_admin or client_user"
-                ))
-            })?;
+            let role = parse_role(&role)?;
             let expires_hours = match expires {
                 Some(expires) => Some(i64::from(
                     Expiry::parse_short(&expires)
@@ -470,6 +592,7 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
             status,
             tenant,
             email,
+            format,
         } => {
             let status = StatusFilter::parse_or_default(status.as_deref())
                 .map_err(|_| fail("--status must be pending, accepted, revoked, expired or all"))?;
@@ -500,10 +623,22 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
                     limit: MAX_LIMIT,
                 },
             };
-            let mut rows = Vec::new();
+            let mut invites = Vec::new();
             loop {
                 let page = tether.list_invites(operator, query.clone()).await?;
-                for invite in &page.items {
+                let last = page.items.last().map(|i| i.id.0);
+                invites.extend(page.items);
+                match (last, page.next_cursor) {
+                    (Some(last), Some(_)) => query.page.before_id = Some(last),
+                    _ => break,
+                }
+            }
+            if format == Format::Json {
+                return print_json(invites.into_iter().map(InviteBody::from));
+            }
+            let mut rows = Vec::new();
+            {
+                for invite in &invites {
                     rows.push(vec![
                         invite.id.0.to_string(),
                         invite.status.as_str().to_owned(),
@@ -519,10 +654,6 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
                         invite.revoke_reason.map_or("", |r| r.as_str()).to_owned(),
                     ]);
                 }
-                let Some(last) = page.items.last().filter(|_| page.next_cursor.is_some()) else {
-                    break;
-                };
-                query.page.before_id = Some(last.id.0);
             }
             print_table(
                 &[

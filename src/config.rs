@@ -76,8 +76,37 @@ pub enum Command {
     User(UserCommand),
 }
 
+/// How a list command prints: a table for people, or the API's objects as JSON for scripts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
+    /// List users, newest first.
+    List {
+        /// A client's slug, or `msp`.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// msp_admin, msp_technician, client_admin or client_user.
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Deactivate a user: they can no longer sign in, and their sessions and tokens end.
+    Deactivate { email: String },
+    /// Reactivate a deactivated user.
+    Activate { email: String },
+    /// Give a user another role of their tenant's kind.
+    SetRole {
+        email: String,
+        /// msp_admin, msp_technician, client_admin or client_user.
+        role: String,
+    },
     /// Make a password reset link for a user (valid 24 hours) and print it.
     ResetLink {
         email: String,
@@ -107,6 +136,8 @@ pub enum OutboxCommand {
         /// email or webhook; both if not given.
         #[arg(long)]
         kind: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
     /// Retry a message now, with a fresh schedule.
     Retry { id: i64 },
@@ -191,7 +222,10 @@ pub enum TenantCommand {
         logo: Option<std::path::PathBuf>,
     },
     /// List tenants with their users and pending invites.
-    List,
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Change a tenant: its name, colour, or invite reminders.
     Update {
         /// A client's slug, or `msp`.
@@ -248,6 +282,8 @@ pub enum InviteCommand {
         tenant: Option<String>,
         #[arg(long)]
         email: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
     /// Revoke an invite so its link stops working.
     Revoke { id: i64 },

@@ -561,6 +561,152 @@ fn commands_are_quiet_on_postgres() {
     on_postgres("cli", |url| commands_are_quiet(Some(url)));
 }
 
+fn users_are_listed_and_changed_from_the_command_line(database_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    for email in ["root@atechsolutions.org", "ops@atechsolutions.org"] {
+        let created = tether_with_stdin(
+            dir,
+            database_url,
+            &["admin", "create", "--email", email, "--password-stdin"],
+            "quartz mitten orbit paddle\n",
+        );
+        assert!(created.ok, "{}", created.stderr);
+    }
+    let listed = tether(dir, database_url, &["user", "list"]);
+    assert!(listed.ok, "{}", listed.stderr);
+    assert!(listed.stdout.starts_with("ID  EMAIL"), "{}", listed.stdout);
+    assert!(listed.stdout.contains("ops@atechsolutions.org") && listed.stdout.contains("active"));
+
+    let demoted = tether(
+        dir,
+        database_url,
+        &[
+            "user",
+            "set-role",
+            "OPS@atechsolutions.org",
+            "msp_technician",
+        ],
+    );
+    assert!(demoted.ok, "{}", demoted.stderr);
+    assert_eq!(
+        demoted.stdout.trim(),
+        "ops@atechsolutions.org is now msp_technician."
+    );
+    // The rules are the API's: the last active MSP admin stays, roles fit the tenant.
+    assert_one_sentence_error(
+        &tether(
+            dir,
+            database_url,
+            &["user", "deactivate", "root@atechsolutions.org"],
+        ),
+        "no active MSP admin",
+    );
+    assert_one_sentence_error(
+        &tether(
+            dir,
+            database_url,
+            &["user", "set-role", "ops@atechsolutions.org", "client_user"],
+        ),
+        "cannot be held in this user's tenant",
+    );
+    assert_one_sentence_error(
+        &tether(
+            dir,
+            database_url,
+            &["user", "set-role", "ops@atechsolutions.org", "boss"],
+        ),
+        "there is no role \"boss\"",
+    );
+    let off = tether(
+        dir,
+        database_url,
+        &["user", "deactivate", "ops@atechsolutions.org"],
+    );
+    assert!(
+        off.ok && off.stdout.contains("is deactivated"),
+        "{}",
+        off.stderr
+    );
+    let json = tether(
+        dir,
+        database_url,
+        &[
+            "user",
+            "list",
+            "--role",
+            "msp_technician",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(json.ok, "{}", json.stderr);
+    let users: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(users.as_array().map(Vec::len), Some(1), "{users}");
+    assert_eq!(users[0]["email"], "ops@atechsolutions.org");
+    assert_eq!(users[0]["active"], false);
+    let on = tether(
+        dir,
+        database_url,
+        &["user", "activate", "ops@atechsolutions.org"],
+    );
+    assert!(on.ok && on.stdout.contains("active again"), "{}", on.stderr);
+
+    // Every list speaks JSON for scripts, as the API's objects.
+    assert!(
+        tether(
+            dir,
+            database_url,
+            &["tenant", "create", "--name", "Acme Corp", "--slug", "acme"]
+        )
+        .ok
+    );
+    assert!(
+        tether(
+            dir,
+            database_url,
+            &[
+                "invite",
+                "create",
+                "--email",
+                "a@acme.com",
+                "--tenant",
+                "acme",
+                "--role",
+                "client_user"
+            ]
+        )
+        .ok
+    );
+    for (args, field) in [
+        (&["tenant", "list", "--format", "json"][..], "base_url"),
+        (&["invite", "list", "--format", "json"], "expires_at"),
+        (&["outbox", "list", "--format", "json"], ""),
+    ] {
+        let run = tether(dir, database_url, args);
+        assert!(run.ok, "{args:?}: {}", run.stderr);
+        let items: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let items = items.as_array().expect("a JSON array");
+        if !field.is_empty() {
+            assert!(items.iter().all(|item| !item[field].is_null()), "{args:?}");
+            assert!(!items.is_empty(), "{args:?}");
+        }
+    }
+    assert!(!tether(dir, database_url, &["user", "list", "--format", "yaml"]).ok);
+}
+
+#[test]
+fn users_are_listed_and_changed_from_the_command_line_on_sqlite() {
+    users_are_listed_and_changed_from_the_command_line(None);
+}
+
+#[test]
+fn users_are_listed_and_changed_from_the_command_line_on_postgres() {
+    on_postgres("cli", |url| {
+        users_are_listed_and_changed_from_the_command_line(Some(url))
+    });
+}
+
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
