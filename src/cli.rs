@@ -447,21 +447,38 @@ async fn tenant(tether: &Tether, operator: &Actor, command: TenantCommand) -> Re
             slug,
             name,
             accent,
+            logo,
+            no_logo,
             invite_reminders,
         } => {
             let tenant = resolve_tenant(tether, &slug).await?;
+            let logo = match logo {
+                Some(path) => Some(std::fs::read(&path).map_err(|e| {
+                    fail(format!("cannot read the logo file {}: {e}", path.display()))
+                })?),
+                None => None,
+            };
             let changes = TenantChanges {
                 name,
                 accent_colour: accent,
-                logo: None,
+                logo,
                 invite_reminders,
             };
-            let tenant = tether.update_tenant(operator, tenant.id, changes).await?;
+            let mut tenant = tether.update_tenant(operator, tenant.id, changes).await?;
+            if no_logo {
+                tether.remove_logo(operator, tenant.id).await?;
+                tenant.logo_etag = None;
+            }
             println!(
-                "{} (tenant {}): colour {}, invite reminders {}.",
+                "{} (tenant {}): colour {}, {}, invite reminders {}.",
                 tenant.name,
                 tenant.id.0,
                 tenant.accent_colour.as_str(),
+                if tenant.logo_etag.is_some() {
+                    "a logo"
+                } else {
+                    "no logo"
+                },
                 if tenant.invite_reminders { "on" } else { "off" }
             );
             Ok(())

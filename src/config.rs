@@ -226,7 +226,7 @@ pub enum TenantCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
-    /// Change a tenant: its name, colour, or invite reminders.
+    /// Change a tenant: its name, colour, logo or invite reminders.
     Update {
         /// A client's slug, or `msp`.
         slug: String,
@@ -235,6 +235,12 @@ pub enum TenantCommand {
         /// The brand colour, #RRGGBB.
         #[arg(long)]
         accent: Option<String>,
+        /// A new PNG, JPEG, WebP or GIF logo of at most 512 KiB.
+        #[arg(long, conflicts_with = "no_logo")]
+        logo: Option<std::path::PathBuf>,
+        /// Remove the logo.
+        #[arg(long)]
+        no_logo: bool,
         /// on or off: re-issue and e-mail an e-mailed 3- or 7-day invite a day before it
         /// expires unused.
         #[arg(long, value_parser = parse_on_off)]

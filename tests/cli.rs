@@ -492,6 +492,23 @@ fn a_tenant_turns_its_invite_reminders_off_from_the_command_line() {
         "{}",
         renamed.stdout
     );
+    let logo = concat!(env!("CARGO_MANIFEST_DIR"), "/static/demo/acme.png");
+    let with_logo = tether(dir, None, &["tenant", "update", "acme", "--logo", logo]);
+    assert!(
+        with_logo.stdout.contains(", a logo,"),
+        "{}",
+        with_logo.stderr
+    );
+    let without = tether(dir, None, &["tenant", "update", "acme", "--no-logo"]);
+    assert!(without.stdout.contains(", no logo,"), "{}", without.stderr);
+    assert_one_sentence_error(
+        &tether(
+            dir,
+            None,
+            &["tenant", "update", "acme", "--logo", "missing.png"],
+        ),
+        "cannot read the logo file",
+    );
     let refused = tether(
         dir,
         None,
