@@ -50,6 +50,7 @@ const tenant: Schemas["Tenant"] = {
   accent_colour: "#D9480F",
   logo_url: null,
   created_at: "2026-11-23T10:00:00Z",
+  invite_reminders: true,
 };
 const user: Schemas["User"] = {
   id: 9,
