@@ -435,13 +435,13 @@ impl Tether {
         draft: &Draft,
         replacing: Option<&Invite>,
     ) -> Result<IssuedInvite> {
-        // What an e-mail needs is read before the write transaction, which on SQLite holds
-        // the database's one write lock for as long as it runs.
         // A reminder keeps its invite's inviter; anything else is the actor's.
         let created_by = match &draft.reminder_of {
             Some(old) => old.created_by.as_ref().map(|(id, _)| *id),
             None => actor.user_id,
         };
+        // What an e-mail needs is read before the write transaction, which on SQLite holds
+        // the database's one write lock for as long as it runs.
         let (sealer, inviter) = match (&draft.email, draft.send_email) {
             (Some(_), true) => {
                 let inviter = match created_by {
