@@ -60,10 +60,22 @@ async function startServer() {
   throw new Error("the server never became ready");
 }
 
+/** Pages whose document was wider than a 390-px phone screen, with how wide. */
+const tooWide = [];
+
+/** Screenshots at desktop and phone widths; at the phone's, the document must fit the screen
+ * (tables scroll inside their own box), so that nothing needs a sideways scroll. */
 async function shoot(page, name) {
   for (const [label, size] of Object.entries(viewports)) {
     await page.setViewportSize(size);
     await page.screenshot({ path: join(screenshots, `${name}-${label}.png`), fullPage: true });
+    if (label === "phone") {
+      const [scroll, inner] = await page.evaluate(() => [
+        document.documentElement.scrollWidth,
+        window.innerWidth,
+      ]);
+      if (scroll > inner) tooWide.push(`${name}: ${scroll} px wide on a ${inner}-px screen`);
+    }
   }
   await page.setViewportSize(viewports.desktop);
 }
@@ -305,7 +317,8 @@ try {
   await admin.getByRole("link", { name: "Dashboard", exact: true }).click();
   await checkAccessibility(admin, "dashboard");
   await shoot(admin, "dashboard");
-  console.log(`browser tests passed; screenshots in ${screenshots}`);
+  assert.deepEqual(tooWide, [], "every page fits a 390-px phone screen");
+  console.log(`browser tests passed; every page fits a 390-px screen; screenshots in ${screenshots}`);
 } finally {
   await browser.close();
   server.kill("SIGTERM");
