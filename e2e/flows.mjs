@@ -313,6 +313,29 @@ try {
   await forgetful.goto(resetLink);
   await forgetful.getByRole("heading", { name: "This password reset link has already been used" }).waitFor();
 
+  step("the MSP admin's other pages: Users, a client's settings, the audit trail");
+  await admin.getByRole("link", { name: "Users", exact: true }).click();
+  await admin.getByRole("heading", { name: "Users" }).waitFor();
+  await checkAccessibility(admin, "users page");
+  await shoot(admin, "users");
+  await admin.getByRole("link", { name: "Reset password link for alice@acme.com" }).click();
+  await admin.getByRole("heading", { name: /A password reset link for/ }).waitFor();
+  await checkAccessibility(admin, "reset link form");
+  await shoot(admin, "reset-link-form");
+  await admin.getByRole("button", { name: "Make the link" }).click();
+  const adminResetLink = await admin.getByLabel("Password reset link").inputValue();
+  assert.match(adminResetLink, new RegExp(`^${acme}/reset/`));
+  await checkAccessibility(admin, "reset link page");
+  await shoot(admin, "reset-link");
+  await admin.getByRole("link", { name: "Clients", exact: true }).click();
+  await admin.getByRole("row", { name: /Acme Corp/ }).getByRole("link", { name: "Edit" }).click();
+  assert.ok(await admin.getByLabel("Remind people of e-mailed invites").isChecked());
+  await checkAccessibility(admin, "client settings");
+  await shoot(admin, "client-settings");
+  await admin.getByRole("link", { name: "Audit", exact: true }).click();
+  await checkAccessibility(admin, "audit page");
+  await shoot(admin, "audit");
+
   step("the dashboard shows the activity");
   await admin.getByRole("link", { name: "Dashboard", exact: true }).click();
   await checkAccessibility(admin, "dashboard");
