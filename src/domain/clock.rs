@@ -57,6 +57,30 @@ impl Timestamp {
         );
         self.to_datetime().format(&format).unwrap_or_default()
     }
+
+    /// How far this time is from `now`, in the largest whole unit, for a person: "in 3 days",
+    /// "2 hours ago", "just now".
+    pub fn relative_to(self, now: Timestamp) -> String {
+        let seconds = (self.0 - now.0) / 1000;
+        let (amount, future) = (seconds.unsigned_abs(), seconds > 0);
+        let (count, unit) = match amount {
+            0..=59 => return String::from("just now"),
+            60..=3_599 => (amount / 60, "minute"),
+            3_600..=86_399 => (amount / 3_600, "hour"),
+            _ => (amount / 86_400, "day"),
+        };
+        let plural = if count == 1 { "" } else { "s" };
+        if future {
+            format!("in {count} {unit}{plural}")
+        } else {
+            format!("{count} {unit}{plural} ago")
+        }
+    }
+
+    /// A date and time with how far it is from `now`: `26 Nov 2026, 10:00 UTC (in 3 days)`.
+    pub fn to_date_time_from(self, now: Timestamp) -> String {
+        format!("{} ({})", self.to_date_time(), self.relative_to(now))
+    }
 }
 
 /// Where the rules read the time from.
@@ -105,6 +129,22 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn says_how_far_a_time_is_in_its_largest_whole_unit() {
+        let now = Timestamp::from_millis(1_795_428_000_000);
+        let later = |seconds: i64| Timestamp::from_millis(now.millis() + seconds * 1000);
+        assert_eq!(later(30).relative_to(now), "just now");
+        assert_eq!(later(-59).relative_to(now), "just now");
+        assert_eq!(later(60).relative_to(now), "in 1 minute");
+        assert_eq!(later(-2 * 3600).relative_to(now), "2 hours ago");
+        assert_eq!(later(3 * 86_400).relative_to(now), "in 3 days");
+        assert_eq!(later(86_399).relative_to(now), "in 23 hours");
+        assert_eq!(
+            later(3 * 86_400).to_date_time_from(now),
+            "26 Nov 2026, 10:00 UTC (in 3 days)"
+        );
+    }
 
     #[test]
     fn formats_as_api_md_writes_times() {

@@ -208,6 +208,8 @@ async fn pending_invites_are_revoked_and_reissued_from_the_console(app: TestApp)
     let browser = sign_in(&app, &api, MSP, "admin@atechsolutions.org").await;
     let list = browser.get(&api, MSP, "/users/invites").await;
     assert!(text(&list).contains("r@acme.com") && text(&list).contains("Re-issue"));
+    // Times in UTC, with how far away they are.
+    assert!(text(&list).contains("26 Nov 2026, 10:00 UTC (in 3 days)"));
 
     let done = browser
         .post(

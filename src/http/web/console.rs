@@ -902,7 +902,7 @@ pub async fn open_invites(
             role: i.role.label(),
             tenant: names.get(&i.tenant_id.0).cloned().unwrap_or_default(),
             status: i.status.as_str(),
-            expires: i.expires_at.to_date_time(),
+            expires: i.expires_at.to_date_time_from(app.tether.now()),
             send_again: app.tether.mail_enabled()
                 && i.delivery
                     .as_ref()
@@ -956,7 +956,7 @@ pub async fn renewal_requests(
             tenant: names.get(&i.tenant_id.0).cloned().unwrap_or_default(),
             asked: i
                 .renewal_requested_at
-                .map(|at| at.to_date_time())
+                .map(|at| at.to_date_time_from(app.tether.now()))
                 .unwrap_or_default(),
         })
         .collect())
