@@ -669,15 +669,26 @@ impl Tether {
         token: &str,
         host_tenant: Option<TenantId>,
     ) -> Result<InviteLink> {
+        let link = self.invite_behind(token, host_tenant).await?;
+        if let Some(gone) = link.invite.unusable() {
+            return Err(Error::Gone(gone));
+        }
+        Ok(link)
+    }
+
+    /// The invite a token names, with its tenant, whatever its state; "not found" for an
+    /// unknown token or one opened on another tenant's host.
+    pub(crate) async fn invite_behind(
+        &self,
+        token: &str,
+        host_tenant: Option<TenantId>,
+    ) -> Result<InviteLink> {
         let now = self.now();
         let (invite, tenant) =
             store::invites::link_by_digest(&self.db, Token::presented(token).digest(), now)
                 .await?
                 .filter(|(invite, _)| host_tenant.is_none_or(|host| host == invite.tenant_id))
                 .ok_or(Error::NotFound(INVITE_LINK))?;
-        if let Some(gone) = invite.unusable() {
-            return Err(Error::Gone(gone));
-        }
         Ok(InviteLink { invite, tenant })
     }
 

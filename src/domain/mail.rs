@@ -344,6 +344,13 @@ impl Look {
     }
 }
 
+/// A template's text, or a sentence saying which message could not be written.
+fn written(template: &impl Template, what: &str) -> Result<String, String> {
+    template
+        .render()
+        .map_err(|e| format!("{what} could not be written: {e}"))
+}
+
 /// An invitation, as delivery.md §9 describes it.
 pub struct InviteLetter<'a> {
     pub to: &'a str,
@@ -386,23 +393,25 @@ pub fn invite_message(
     // MSP staff invites carry the MSP's own branding, which is Tether's only when the MSP
     // kept the default name; a client's message never mentions Tether.
     let show_tether = branding.tenant.kind == TenantKind::Msp;
-    let text = InviteText {
-        letter,
-        tenant_name,
-        expires: expires.clone(),
-        show_tether,
-    }
-    .render()
-    .map_err(|e| format!("the invite e-mail could not be written: {e}"))?;
-    let html = InviteHtml {
-        letter,
-        tenant_name,
-        expires,
-        look: Look::of(branding),
-        show_tether,
-    }
-    .render()
-    .map_err(|e| format!("the invite e-mail could not be written: {e}"))?;
+    let text = written(
+        &InviteText {
+            letter,
+            tenant_name,
+            expires: expires.clone(),
+            show_tether,
+        },
+        "the invite e-mail",
+    )?;
+    let html = written(
+        &InviteHtml {
+            letter,
+            tenant_name,
+            expires,
+            look: Look::of(branding),
+            show_tether,
+        },
+        "the invite e-mail",
+    )?;
     let subject = if letter.reminder {
         format!("Reminder: your invitation to {tenant_name} expires soon")
     } else {
@@ -456,21 +465,23 @@ pub fn password_changed_message(
 ) -> Result<lettre::Message, String> {
     let tenant_name = branding.tenant.name.as_str();
     let changed = letter.changed_at.to_date_time();
-    let text = PasswordChangedText {
-        letter,
-        tenant_name,
-        changed: changed.clone(),
-    }
-    .render()
-    .map_err(|e| format!("the notice could not be written: {e}"))?;
-    let html = PasswordChangedHtml {
-        letter,
-        tenant_name,
-        changed,
-        look: Look::of(branding),
-    }
-    .render()
-    .map_err(|e| format!("the notice could not be written: {e}"))?;
+    let text = written(
+        &PasswordChangedText {
+            letter,
+            tenant_name,
+            changed: changed.clone(),
+        },
+        "the notice",
+    )?;
+    let html = written(
+        &PasswordChangedHtml {
+            letter,
+            tenant_name,
+            changed,
+            look: Look::of(branding),
+        },
+        "the notice",
+    )?;
     let subject = format!("Your {tenant_name} password was changed");
     build(
         mailer,
@@ -521,21 +532,23 @@ pub fn renewal_requested_message(
 ) -> Result<lettre::Message, String> {
     let tenant_name = branding.tenant.name.as_str();
     let requested = letter.requested_at.to_date_time();
-    let text = RenewalText {
-        letter,
-        tenant_name,
-        requested: requested.clone(),
-    }
-    .render()
-    .map_err(|e| format!("the request could not be written: {e}"))?;
-    let html = RenewalHtml {
-        letter,
-        tenant_name,
-        requested,
-        look: Look::of(branding),
-    }
-    .render()
-    .map_err(|e| format!("the request could not be written: {e}"))?;
+    let text = written(
+        &RenewalText {
+            letter,
+            tenant_name,
+            requested: requested.clone(),
+        },
+        "the request",
+    )?;
+    let html = written(
+        &RenewalHtml {
+            letter,
+            tenant_name,
+            requested,
+            look: Look::of(branding),
+        },
+        "the request",
+    )?;
     let subject = format!("{} asked for a new invite link", letter.invitee);
     build(
         mailer,
@@ -586,21 +599,23 @@ pub fn password_reset_message(
 ) -> Result<lettre::Message, String> {
     let tenant_name = branding.tenant.name.as_str();
     let expires = letter.expires_at.to_date_time();
-    let text = PasswordResetText {
-        letter,
-        tenant_name,
-        expires: expires.clone(),
-    }
-    .render()
-    .map_err(|e| format!("the reset e-mail could not be written: {e}"))?;
-    let html = PasswordResetHtml {
-        letter,
-        tenant_name,
-        expires,
-        look: Look::of(branding),
-    }
-    .render()
-    .map_err(|e| format!("the reset e-mail could not be written: {e}"))?;
+    let text = written(
+        &PasswordResetText {
+            letter,
+            tenant_name,
+            expires: expires.clone(),
+        },
+        "the reset e-mail",
+    )?;
+    let html = written(
+        &PasswordResetHtml {
+            letter,
+            tenant_name,
+            expires,
+            look: Look::of(branding),
+        },
+        "the reset e-mail",
+    )?;
     let subject = format!("Reset your {tenant_name} password");
     build(
         mailer,

@@ -133,12 +133,7 @@ impl Tether {
         id: UserId,
         send_email: bool,
     ) -> Result<IssuedReset> {
-        let user = self.user(actor, id).await?;
-        if !actor.may_change_user(user.role) {
-            self.record_refusal(actor, Action::ManageUsers, Target::User(id))
-                .await;
-            return Err(Error::Forbidden);
-        }
+        let user = self.password_reset_target(actor, id).await?;
         if !user.active {
             return Err(Error::Conflict(Conflict::UserInactive));
         }
@@ -187,6 +182,18 @@ impl Tether {
             link,
             expires_at,
         })
+    }
+
+    /// The user `actor` may make a reset link for: one they see and may change (product.md
+    /// §2); "not found" or "forbidden" otherwise. The pages ask it before offering the link.
+    pub async fn password_reset_target(&self, actor: &Actor, id: UserId) -> Result<User> {
+        let user = self.user(actor, id).await?;
+        if !actor.may_change_user(user.role) {
+            self.record_refusal(actor, Action::ManageUsers, Target::User(id))
+                .await;
+            return Err(Error::Forbidden);
+        }
+        Ok(user)
     }
 
     /// Writes a new link for `user`, superseding their open ones (whose e-mails, if still

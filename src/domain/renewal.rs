@@ -7,10 +7,9 @@ use serde_json::json;
 use super::audit::{AuditAction, NewAuditEvent, Target};
 use super::clock::Timestamp;
 use super::error::{Conflict, Error, Gone, Result};
-use super::invite::{Invite, InviteLink, InviteStatus, INVITE_LINK};
+use super::invite::{Invite, InviteLink, InviteStatus};
 use super::outbox::RenewalLetter;
-use super::tenant::{Tenant, TenantId};
-use super::token::Token;
+use super::tenant::TenantId;
 use super::Tether;
 use crate::store;
 
@@ -53,19 +52,8 @@ impl Tether {
         token: &str,
         host_tenant: Option<TenantId>,
     ) -> Result<Renewal> {
-        let (invite, _) = self.invite_behind(token, host_tenant).await?;
-        Ok(Renewal::of(&invite))
-    }
-
-    async fn invite_behind(
-        &self,
-        token: &str,
-        host_tenant: Option<TenantId>,
-    ) -> Result<(Invite, Tenant)> {
-        store::invites::link_by_digest(&self.db, Token::presented(token).digest(), self.now())
-            .await?
-            .filter(|(invite, _)| host_tenant.is_none_or(|host| host == invite.tenant_id))
-            .ok_or(Error::NotFound(INVITE_LINK))
+        let link = self.invite_behind(token, host_tenant).await?;
+        Ok(Renewal::of(&link.invite))
     }
 
     /// The recipient of an expired, revoked or superseded link asks for a fresh one: recorded
@@ -76,8 +64,8 @@ impl Tether {
         token: &str,
         host_tenant: Option<TenantId>,
         ip: Option<&str>,
-    ) -> Result<InviteLink> {
-        let (invite, tenant) = self.invite_behind(token, host_tenant).await?;
+    ) -> Result<Timestamp> {
+        let InviteLink { invite, tenant } = self.invite_behind(token, host_tenant).await?;
         match Renewal::of(&invite) {
             Renewal::Available => {}
             Renewal::Requested { at } => {
@@ -154,10 +142,6 @@ impl Tether {
         if !recipients.is_empty() {
             self.wake_delivery();
         }
-        let invite = Invite {
-            renewal_requested_at: Some(now),
-            ..invite
-        };
-        Ok(InviteLink { invite, tenant })
+        Ok(now)
     }
 }

@@ -179,20 +179,16 @@ pub async fn invite_closed(conn: &mut Conn, invite: InviteId) -> Result<()> {
         .bind(invite.0)
         .execute(&mut *conn)
         .await?;
-    // A reminder being attempted right now is left to its worker, which finds the invite
-    // no longer pending and does nothing.
-    let waiting = "SELECT id FROM outbox WHERE invite_id = $1 AND topic = 'reminder' \
-                   AND state IN ('queued', 'failed')";
-    sqlx::query(&format!(
-        "DELETE FROM outbox_attempts WHERE message_id IN ({waiting})"
-    ))
+    // One statement on the accept and revoke paths. A reminder that was ever attempted (it
+    // has attempt rows) or is being attempted now is left to its worker, which finds the
+    // invite no longer pending and does nothing.
+    sqlx::query(
+        "DELETE FROM outbox WHERE invite_id = $1 AND topic = 'reminder' \
+         AND state = 'queued' AND attempts = 0",
+    )
     .bind(invite.0)
-    .execute(&mut *conn)
+    .execute(conn)
     .await?;
-    sqlx::query(&format!("DELETE FROM outbox WHERE id IN ({waiting})"))
-        .bind(invite.0)
-        .execute(conn)
-        .await?;
     Ok(())
 }
 

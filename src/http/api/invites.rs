@@ -300,14 +300,10 @@ pub async fn request_renewal(
 ) -> Result<(StatusCode, axum::Json<RenewalRequestedBody>), Problem> {
     app.limits.invite_link(ip)?;
     let ip = ip.map(|ip| ip.to_string());
-    let link = app
+    let at = app
         .tether
         .request_invite_renewal(&token, None, ip.as_deref())
         .await?;
-    let at = link
-        .invite
-        .renewal_requested_at
-        .unwrap_or_else(|| app.tether.now());
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(RenewalRequestedBody {

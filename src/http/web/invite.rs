@@ -21,7 +21,7 @@ use crate::domain::session::SessionKind;
 use crate::domain::tenant::Tenant;
 use crate::http::host::{unknown_host, Site, SiteId};
 use crate::http::request::ClientIp;
-use crate::http::web::member::session_cookie;
+use crate::http::web::member::{session_cookie, with_cookie};
 use crate::http::AppState;
 
 #[derive(Template)]
@@ -91,7 +91,7 @@ pub async fn page(
     match opened {
         Ok(link) => {
             let form = form_token(&app.form_key, &headers, secure_cookies(&app.tether));
-            let mut response = setup_page(
+            let page = setup_page(
                 StatusCode::OK,
                 &link,
                 &token,
@@ -102,10 +102,7 @@ pub async fn page(
                 },
                 Vec::new(),
             );
-            if let Some(cookie) = form.set_cookie.and_then(|c| c.parse().ok()) {
-                response.headers_mut().append(SET_COOKIE, cookie);
-            }
-            response
+            with_cookie(page, form.set_cookie)
         }
         Err(error) => match app.tether.site_tenant(host_tenant).await {
             Ok(tenant) => match error {
@@ -158,11 +155,8 @@ async fn dead_link(
         is_used: gone == Gone::Used,
         csrf_token: form.token,
     };
-    let mut response = (invite_page_headers(), render(StatusCode::GONE, &page)).into_response();
-    if let Some(cookie) = form.set_cookie.and_then(|c| c.parse().ok()) {
-        response.headers_mut().append(SET_COOKIE, cookie);
-    }
-    response
+    let response = (invite_page_headers(), render(StatusCode::GONE, &page)).into_response();
+    with_cookie(response, form.set_cookie)
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -150,11 +150,8 @@ pub async fn reset_form(
     match opened {
         Ok(link) => {
             let form = form_token(&app.form_key, &headers, secure_cookies(&app.tether));
-            let mut response = reset_page(StatusCode::OK, &link, &token, form.token, Vec::new());
-            if let Some(cookie) = form.set_cookie.and_then(|c| c.parse().ok()) {
-                response.headers_mut().append(SET_COOKIE, cookie);
-            }
-            response
+            let page = reset_page(StatusCode::OK, &link, &token, form.token, Vec::new());
+            with_cookie(page, form.set_cookie)
         }
         Err(error) => match app.tether.site_tenant(host_tenant).await {
             Ok(tenant) => reset_refusal(&tenant, &error),
@@ -229,11 +226,12 @@ pub async fn reset(
     }
 }
 
-/// Where an admin's **Reset password** lives: Users on the MSP's host, Team on a client's.
-fn people_page(tenant: &Tenant) -> (&'static str, &'static str, &'static str) {
+/// Where an admin's **Reset password** lives: Users on the MSP's host, Team on a client's;
+/// the page's path, and the way back to it.
+fn people_page(tenant: &Tenant) -> (&'static str, &'static str) {
     match tenant.kind {
-        TenantKind::Msp => ("/users", "/users", "Back to Users"),
-        TenantKind::Client => ("/team", "/team", "Back to Team"),
+        TenantKind::Msp => ("/users", "Back to Users"),
+        TenantKind::Client => ("/team", "Back to Team"),
     }
 }
 
@@ -259,16 +257,15 @@ pub async fn link_form(
     Path(id): Path<i64>,
 ) -> Response {
     let actor = &member.signed_in.actor;
-    let user = match app.tether.user(actor, UserId(id)).await {
-        Ok(user) if actor.may_change_user(user.role) => user,
-        Ok(_) => return refusal(&member.tenant, &Error::Forbidden),
+    let user = match app.tether.password_reset_target(actor, UserId(id)).await {
+        Ok(user) => user,
         Err(error) => return refusal(&member.tenant, &error),
     };
     let tenant_name = match app.tether.site_tenant(user.tenant_id).await {
         Ok(tenant) => tenant.name.to_string(),
         Err(error) => return refusal(&member.tenant, &error),
     };
-    let (current, back_href, back_label) = people_page(&member.tenant);
+    let (current, back_label) = people_page(&member.tenant);
     let page = ResetLinkFormPage {
         frame: member.frame(current),
         name: user.name.to_string(),
@@ -277,7 +274,7 @@ pub async fn link_form(
         action: format!("{current}/{id}/reset-link"),
         mail_enabled: app.tether.mail_enabled(),
         send_email: app.tether.mail_enabled(),
-        back_href,
+        back_href: current,
         back_label,
     };
     member.page(StatusCode::OK, &page)
@@ -328,7 +325,7 @@ pub async fn create_link(
         Ok(tenant) => tenant.name.to_string(),
         Err(error) => return refusal(&member.tenant, &error),
     };
-    let (current, back_href, back_label) = people_page(&member.tenant);
+    let (current, back_label) = people_page(&member.tenant);
     let page = ResetLinkPage {
         frame: member.frame(current),
         email: issued.user.email.to_string(),
@@ -336,7 +333,7 @@ pub async fn create_link(
         link: issued.link,
         expires: issued.expires_at.to_date_time(),
         emailed: send_email,
-        back_href,
+        back_href: current,
         back_label,
     };
     (
