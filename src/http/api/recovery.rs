@@ -65,8 +65,7 @@ pub async fn request(
     app.limits.password_reset(ip, &body.email)?;
     let ip = ip.map(|ip| ip.to_string());
     app.tether
-        .request_password_reset(&body.email, TenantId(body.tenant_id), ip.as_deref())
-        .await?;
+        .request_password_reset_in_background(&body.email, TenantId(body.tenant_id), ip)?;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(PasswordResetRequestedBody { message: REQUESTED }),

@@ -76,8 +76,7 @@ pub async fn forgot(
     let ip = ip.map(|ip| ip.to_string());
     match app
         .tether
-        .request_password_reset(&form.email, tenant.id, ip.as_deref())
-        .await
+        .request_password_reset_in_background(&form.email, tenant.id, ip)
     {
         Ok(()) => message(
             StatusCode::OK,
