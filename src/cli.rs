@@ -5,6 +5,7 @@
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
+use indicatif::{ProgressBar, ProgressStyle};
 use tokio::net::TcpListener;
 
 use crate::config::{
@@ -12,8 +13,10 @@ use crate::config::{
     TenantCommand, UserCommand,
 };
 use crate::domain::actor::Actor;
+use crate::domain::batch::{InviteBatch, RowOutcome};
+use crate::domain::batch_file::read_batch_file;
 use crate::domain::clock::SystemClock;
-use crate::domain::error::Error;
+use crate::domain::error::{sentence, Error};
 use crate::domain::invite::{Expiry, InviteId, InviteQuery, NewInvite, StatusFilter};
 use crate::domain::links::BaseUrl;
 use crate::domain::mail::{MailSettings, Mailer};
@@ -42,6 +45,12 @@ impl std::fmt::Display for CliError {
 
 impl From<Error> for CliError {
     fn from(error: Error) -> Self {
+        Self::from(&error)
+    }
+}
+
+impl From<&Error> for CliError {
+    fn from(error: &Error) -> Self {
         match error {
             Error::Validation(fields) => Self(
                 fields
@@ -68,6 +77,7 @@ impl From<Error> for CliError {
             | Error::ResetGone(_)
             | Error::Logo(_)
             | Error::RateLimited { .. }
+            | Error::TooManyRows { .. }
             | Error::Internal(_)) => Self(error.to_string()),
         }
     }
@@ -450,6 +460,7 @@ async fn tenant(tether: &Tether, operator: &Actor, command: TenantCommand) -> Re
             logo,
             no_logo,
             invite_reminders,
+            allowed_domains,
         } => {
             let tenant = resolve_tenant(tether, &slug).await?;
             let logo = match logo {
@@ -463,6 +474,7 @@ async fn tenant(tether: &Tether, operator: &Actor, command: TenantCommand) -> Re
                 accent_colour: accent,
                 logo,
                 invite_reminders,
+                allowed_email_domains: allowed_domains.as_deref().map(domain_list),
             };
             let mut tenant = tether.update_tenant(operator, tenant.id, changes).await?;
             if no_logo {
@@ -481,6 +493,16 @@ async fn tenant(tether: &Tether, operator: &Actor, command: TenantCommand) -> Re
                 },
                 if tenant.invite_reminders { "on" } else { "off" }
             );
+            if !tenant.allowed_email_domains.is_empty() {
+                println!(
+                    "Admits addresses at {}.",
+                    tenant.allowed_email_domains.entries().join(", ")
+                );
+                let outside = tether.pending_invites_outside(operator, tenant.id).await?;
+                if outside > 0 {
+                    println!("{outside} pending invites are outside this list and can no longer be accepted.");
+                }
+            }
             Ok(())
         }
         TenantCommand::Create {
@@ -488,6 +510,7 @@ async fn tenant(tether: &Tether, operator: &Actor, command: TenantCommand) -> Re
             slug,
             accent,
             logo,
+            allowed_domains,
         } => {
             let logo = match logo {
                 Some(path) => Some(std::fs::read(&path).map_err(|e| {
@@ -500,6 +523,10 @@ async fn tenant(tether: &Tether, operator: &Actor, command: TenantCommand) -> Re
                 slug: slug.clone(),
                 accent_colour: accent,
                 logo,
+                allowed_email_domains: allowed_domains
+                    .as_deref()
+                    .map(domain_list)
+                    .unwrap_or_default(),
             };
             let tenant = tether
                 .create_tenant(operator, input)
@@ -549,6 +576,16 @@ async fn tenant(tether: &Tether, operator: &Actor, command: TenantCommand) -> Re
             Ok(())
         }
     }
+}
+
+/// The entries of `--allowed-domains a.com,b.com`.
+fn domain_list(typed: &str) -> Vec<String> {
+    typed
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 async fn resolve_tenant(tether: &Tether, name: &str) -> Result<Tenant, CliError> {
@@ -604,6 +641,24 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
             }
             println!("{}", issued.link);
             Ok(())
+        }
+        InviteCommand::Import {
+            file,
+            tenant,
+            role,
+            expires,
+            send,
+            dry_run,
+        } => {
+            let import = Import {
+                file,
+                tenant,
+                role,
+                expires,
+                send,
+                dry_run,
+            };
+            import_invites(tether, operator, import).await
         }
         InviteCommand::List {
             status,
@@ -731,4 +786,115 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
     for row in rows {
         line(row.iter().map(String::as_str).collect());
     }
+}
+
+/// `tether invite import`'s arguments.
+struct Import {
+    file: std::path::PathBuf,
+    tenant: String,
+    role: Option<String>,
+    expires: Option<String>,
+    send: bool,
+    dry_run: bool,
+}
+
+/// Invites everyone in a CSV file: a progress bar and each refused row on standard error,
+/// `email,link` (or, for a dry run, what each row would do) as CSV on standard output; fails
+/// when any row was refused.
+async fn import_invites(tether: &Tether, operator: &Actor, import: Import) -> Result<(), CliError> {
+    let bytes = if import.file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+            .map_err(|e| fail(format!("cannot read the list from standard input: {e}")))?;
+        bytes
+    } else {
+        std::fs::read(&import.file).map_err(|e| {
+            fail(format!(
+                "cannot read the file {}: {e}",
+                import.file.display()
+            ))
+        })?
+    };
+    let rows = read_batch_file(&bytes)?;
+    let default_role = import.role.as_deref().map(parse_role).transpose()?;
+    let expires_hours = match import.expires {
+        Some(expires) => Some(i64::from(
+            Expiry::parse_short(&expires)
+                .map_err(|_| fail("--expires must be 24h, 3d or 7d"))?
+                .hours(),
+        )),
+        None => None,
+    };
+    let tenant = resolve_tenant(tether, &import.tenant).await?;
+    let lines: Vec<u64> = rows.iter().map(|row| row.line).collect();
+    let emails: Vec<String> = rows.iter().map(|row| row.row.email.clone()).collect();
+    let batch = InviteBatch {
+        tenant_id: tenant.id.0,
+        rows: rows.into_iter().map(|row| row.row).collect(),
+        default_role_id: default_role.map(Role::id),
+        expires_hours,
+        send_email: import.send,
+        dry_run: import.dry_run,
+    };
+    let bar = ProgressBar::new(lines.len() as u64);
+    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} rows {msg}") {
+        bar.set_style(style);
+    }
+    let result = tether
+        .invite_many_with_progress(operator, batch, |done| bar.set_position(done as u64))
+        .await;
+    bar.finish_and_clear();
+    let result = result?;
+
+    let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+    let header: &[&str] = if import.dry_run {
+        &["line", "email", "outcome"]
+    } else {
+        &["email", "link"]
+    };
+    let write_failed = |e: csv::Error| fail(format!("cannot write to standard output: {e}"));
+    out.write_record(header).map_err(write_failed)?;
+    for ((outcome, line), email) in result.outcomes.iter().zip(&lines).zip(&emails) {
+        match outcome {
+            RowOutcome::Created(issued) => {
+                let email = issued.invite.email.as_ref().map_or("", |e| e.as_str());
+                out.write_record([email, issued.link.as_str()])
+                    .map_err(write_failed)?;
+            }
+            RowOutcome::WouldCreate { supersedes } => {
+                let what = match supersedes {
+                    Some(id) => format!("new invite, replacing invite {}", id.0),
+                    None => String::from("new invite"),
+                };
+                out.write_record([line.to_string().as_str(), email, what.as_str()])
+                    .map_err(write_failed)?;
+            }
+            RowOutcome::Refused(error) => {
+                let CliError(why) = CliError::from(error);
+                eprintln!("line {line} ({email}): {}", sentence(&why));
+            }
+        }
+    }
+    out.flush()
+        .map_err(|e| fail(format!("cannot write to standard output: {e}")))?;
+    let refused = result.refused();
+    let done = if import.dry_run {
+        format!(
+            "{} rows would create an invite",
+            result.outcomes.len() - refused
+        )
+    } else {
+        format!("created {} invites", result.created())
+    };
+    eprintln!(
+        "{}; {refused} rows refused.",
+        sentence(&done).trim_end_matches('.')
+    );
+    if refused > 0 {
+        return Err(fail(format!(
+            "{refused} of {} rows were refused; fix them and import those rows again",
+            result.outcomes.len()
+        )));
+    }
+    Ok(())
 }

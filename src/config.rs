@@ -220,6 +220,10 @@ pub enum TenantCommand {
         /// A PNG, JPEG, WebP or GIF logo of at most 512 KiB.
         #[arg(long)]
         logo: Option<std::path::PathBuf>,
+        /// Admit only addresses at these e-mail domains, separated by commas
+        /// (acme.com,*.acme.co.uk); any address if not given.
+        #[arg(long)]
+        allowed_domains: Option<String>,
     },
     /// List tenants with their users and pending invites.
     List {
@@ -245,6 +249,10 @@ pub enum TenantCommand {
         /// expires unused.
         #[arg(long, value_parser = parse_on_off)]
         invite_reminders: Option<bool>,
+        /// Admit only addresses at these e-mail domains, separated by commas
+        /// (acme.com,*.acme.co.uk); "" admits any address again.
+        #[arg(long)]
+        allowed_domains: Option<String>,
     },
 }
 
@@ -277,6 +285,28 @@ pub enum InviteCommand {
         /// Also e-mail the link to EMAIL (a running `tether serve` delivers it).
         #[arg(long)]
         send: bool,
+    },
+    /// Invite everyone in a CSV file (columns email, and optionally name and role): prints
+    /// `email,link` for each invite created, and each refused row on standard error.
+    Import {
+        /// The CSV file, or - for standard input.
+        file: std::path::PathBuf,
+        /// A client's slug, or `msp` for MSP staff.
+        #[arg(long)]
+        tenant: String,
+        /// The role of rows that name none: msp_admin, msp_technician, client_admin or
+        /// client_user.
+        #[arg(long)]
+        role: Option<String>,
+        /// 24h, 3d or 7d; 3d if not given.
+        #[arg(long)]
+        expires: Option<String>,
+        /// Also e-mail each link (a running `tether serve` delivers them).
+        #[arg(long)]
+        send: bool,
+        /// Only say what each row would do; create nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List invites, newest first.
     List {

@@ -63,6 +63,11 @@ impl Email {
         &self.0
     }
 
+    /// The part after the last `@`, as entered (lower-case, possibly Unicode).
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
+    }
+
     /// The part before the last `@`: a password may not contain it (product.md §3).
     pub fn local_part(&self) -> &str {
         self.0.rsplit_once('@').map_or(&self.0, |(local, _)| local)

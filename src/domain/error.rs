@@ -27,6 +27,8 @@ pub enum Error {
     ResetGone(ResetGone),
     #[error("{0}")]
     Logo(LogoRefusal),
+    #[error("a list can have at most {limit} rows, and this one has {rows}")]
+    TooManyRows { rows: usize, limit: usize },
     #[error("too many attempts; try again in {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
     #[error("database error")]
@@ -185,6 +187,9 @@ pub enum Gone {
     Superseded {
         at: Timestamp,
     },
+    /// The tenant's allowed e-mail domains no longer admit the invite's address
+    /// (delivery.md §13).
+    DomainNotAllowed,
 }
 
 impl Gone {
@@ -193,6 +198,7 @@ impl Gone {
             Self::Expired => "invite_expired",
             Self::Used => "invite_used",
             Self::Revoked | Self::Superseded { .. } => "invite_revoked",
+            Self::DomainNotAllowed => "invite_domain_not_allowed",
         }
     }
 
@@ -203,6 +209,7 @@ impl Gone {
             Self::Used => "used",
             Self::Revoked => "revoked",
             Self::Superseded { .. } => "superseded",
+            Self::DomainNotAllowed => "domain_not_allowed",
         }
     }
 }
@@ -217,6 +224,9 @@ impl fmt::Display for Gone {
                 f,
                 "a newer invite was sent to this address on {}; use the link in that one",
                 at.to_date()
+            ),
+            Self::DomainNotAllowed => f.write_str(
+                "this address is no longer allowed in this organisation; ask your administrator for help",
             ),
         }
     }

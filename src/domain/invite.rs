@@ -246,6 +246,8 @@ pub struct IssuedInvite {
     pub invite: Invite,
     pub token: Token,
     pub link: String,
+    /// The open invite for the same address it replaced, if any.
+    pub superseded: Option<InviteId>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -263,6 +265,20 @@ pub struct InviteQuery {
 pub struct InviteLink {
     pub invite: Invite,
     pub tenant: Tenant,
+}
+
+impl InviteLink {
+    /// Why the link can no longer be used, if it cannot: the invite's own state, or an
+    /// address that its tenant's allowed e-mail domains no longer admit.
+    pub fn unusable(&self) -> Option<Gone> {
+        self.invite.unusable().or_else(|| {
+            self.invite
+                .email
+                .as_ref()
+                .filter(|email| !self.tenant.allowed_email_domains.admits(email))
+                .map(|_| Gone::DomainNotAllowed)
+        })
+    }
 }
 
 /// What the recipient enters on the setup page.
@@ -299,76 +315,27 @@ impl Tether {
         if input.send_email && !self.mail_enabled() {
             return Err(email_not_configured());
         }
-        let requested_role = Role::from_id(input.role_id);
-        let beyond_ceiling = requested_role.is_some_and(|role| !actor.may_grant(role));
-        if !scope.includes(TenantId(input.tenant_id)) || beyond_ceiling {
-            self.record_refusal(
-                actor,
-                Action::Invite,
-                Target::Tenant(TenantId(input.tenant_id)),
-            )
-            .await;
+        let tenant_id = TenantId(input.tenant_id);
+        if !scope.includes(tenant_id) || beyond_ceiling(actor, input.role_id) {
+            self.record_refusal(actor, Action::Invite, Target::Tenant(tenant_id))
+                .await;
             return Err(Error::Forbidden);
         }
-
-        let mut errors = FieldErrors::default();
-        let email = errors.check(Email::parse(&input.email));
-        let name = match input.name.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(name) => errors.check(Name::parse("name", name)),
-        };
         let tenant = {
             let mut conn = self.db.read().await?;
-            store::tenants::by_id(&mut conn, TenantId(input.tenant_id)).await?
+            store::tenants::by_id(&mut conn, tenant_id).await?
         };
-        match (requested_role, &tenant) {
-            (None, _) => errors.push(FieldError::new(
-                "role_id",
-                "unknown_role",
-                "There is no role with this id.",
-            )),
-            (Some(role), Some(tenant)) if !role.fits(tenant.kind) => errors.push(FieldError::new(
-                "role_id",
-                "role_scope_mismatch",
-                format!(
-                    "The role {} cannot be held in {}.",
-                    role.name(),
-                    tenant.name
-                ),
-            )),
-            _ => {}
-        }
-        if tenant.is_none() {
-            errors.push(FieldError::new(
-                "tenant_id",
-                "unknown_tenant",
-                "There is no tenant with this id.",
-            ));
-        }
-        let expiry = match input.expires_hours {
-            None => Some(Expiry::DEFAULT),
-            Some(hours) => errors.check(Expiry::from_hours(hours)),
-        };
-        errors.into_result()?;
-        let (Some(email), Some(role), Some(tenant), Some(expiry)) =
-            (email, requested_role, tenant, expiry)
-        else {
-            return Err(Error::Internal("checked fields went missing".into()));
-        };
+        let draft = checked_draft(&input, tenant)?;
+        self.issue_new(actor, &draft).await
+    }
 
-        let draft = Draft {
-            email: Some(email),
-            name,
-            role,
-            tenant,
-            expiry,
-            send_email: input.send_email,
-            reminder_of: None,
-        };
+    /// Writes a checked new invite, trying again when a concurrent request created one for
+    /// the same email between our check and our insert.
+    pub(super) async fn issue_new(&self, actor: &Actor, draft: &Draft) -> Result<IssuedInvite> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.issue(actor, &draft, None).await {
+            match self.issue(actor, draft, None).await {
                 Err(Error::Database(e))
                     if is_second_open_invite(&e) && attempt < CREATE_ATTEMPTS =>
                 {
@@ -413,6 +380,13 @@ impl Tether {
                 .await?
                 .ok_or(Error::NotFound("tenant"))?
         };
+        if let Some(email) = &old.email {
+            if !tenant.allowed_email_domains.admits(email) {
+                return Err(Error::Validation(vec![tenant
+                    .allowed_email_domains
+                    .refusal("email")]));
+            }
+        }
         let draft = Draft {
             email: old.email.clone(),
             name: old.name.clone(),
@@ -457,27 +431,22 @@ impl Tether {
         };
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        if let Some(email) = &draft.email {
-            if store::users::email_taken(&mut tx, email).await? {
-                return Err(Error::Conflict(Conflict::UserExists));
-            }
-        }
         let open = match (&draft.email, replacing) {
-            (_, Some(old)) => Some(old.clone()),
-            (Some(email), None) => store::invites::open_for_email(&mut tx, email, now).await?,
-            (None, None) => None,
+            (Some(email), None) => displaced(&mut tx, actor, email, now).await?,
+            (email, replacing) => {
+                if let Some(email) = email {
+                    if store::users::email_taken(&mut tx, email).await? {
+                        return Err(Error::Conflict(Conflict::UserExists));
+                    }
+                }
+                if replacing.is_some_and(|old| !may_supersede(actor, old)) {
+                    return Err(Error::Conflict(Conflict::InvitePending));
+                }
+                replacing.cloned()
+            }
         };
         let mut superseded = None;
         if let Some(open) = &open {
-            // An open invite, pending or expired, may only be replaced by someone who could
-            // revoke it: superseding another tenant's expired invite would still reach into
-            // that tenant (revoked_by, its admin's next invite refused).
-            let may_revoke = actor
-                .scope(Action::RevokeInvites)
-                .is_ok_and(|scope| scope.includes(open.tenant_id));
-            if !may_revoke {
-                return Err(Error::Conflict(Conflict::InvitePending));
-            }
             if store::invites::revoke(
                 &mut tx,
                 open.id,
@@ -496,7 +465,7 @@ impl Tether {
                 .target(Target::Invite(open.id.0));
                 store::audit::insert(&mut tx, &event).await?;
                 store::outbox::invite_closed(&mut tx, open.id).await?;
-                superseded = Some(open.id.0);
+                superseded = Some(open.id);
             } else if replacing.is_some() {
                 // Accepted or revoked since we looked: a re-issue has nothing left to replace.
                 return Err(Error::Conflict(Conflict::InviteNotRevocable));
@@ -571,7 +540,7 @@ impl Tether {
             "email": draft.email.as_ref().map(Email::as_str),
             "role": draft.role.name(),
             "expires_hours": draft.expiry.hours(),
-            "supersedes": superseded,
+            "supersedes": superseded.map(|id| id.0),
             "send_email": emailed,
             "reminder": draft.reminder_of.is_some(),
         }));
@@ -591,6 +560,7 @@ impl Tether {
             invite,
             token,
             link,
+            superseded,
         })
     }
 
@@ -670,7 +640,7 @@ impl Tether {
         host_tenant: Option<TenantId>,
     ) -> Result<InviteLink> {
         let link = self.invite_behind(token, host_tenant).await?;
-        if let Some(gone) = link.invite.unusable() {
+        if let Some(gone) = link.unusable() {
             return Err(Error::Gone(gone));
         }
         Ok(link)
@@ -732,7 +702,15 @@ impl Tether {
         let name = errors.check(Name::parse("name", &input.name));
         let email = match &invite.email {
             Some(email) => Some(email.clone()),
-            None => errors.check(Email::parse(input.email.as_deref().unwrap_or_default())),
+            None => errors
+                .check(Email::parse(input.email.as_deref().unwrap_or_default()))
+                .filter(|email| {
+                    let admitted = tenant.allowed_email_domains.admits(email);
+                    if !admitted {
+                        errors.push(tenant.allowed_email_domains.refusal("email"));
+                    }
+                    admitted
+                }),
         };
         let context: Vec<&str> = name
             .iter()
@@ -873,7 +851,7 @@ impl Tether {
 }
 
 /// A checked invite about to be written.
-struct Draft {
+pub(super) struct Draft {
     email: Option<Email>,
     name: Option<Name>,
     role: Role,
@@ -883,6 +861,110 @@ struct Draft {
     /// A reminder's fresh invite (delivery.md §11): the invite it replaces, whose expiry and
     /// inviter it keeps.
     reminder_of: Option<Invite>,
+}
+
+/// Whether `role_id` names a role above what `actor` may grant: the permission half of
+/// product.md §3 that depends on the row, not the tenant.
+pub(super) fn beyond_ceiling(actor: &Actor, role_id: i64) -> bool {
+    Role::from_id(role_id).is_some_and(|role| !actor.may_grant(role))
+}
+
+/// Checks a new invite's fields against product.md §3 and the tenant's allowed e-mail
+/// domains (delivery.md §13), every failing field at once; `tenant` is the one
+/// `input.tenant_id` names, if it exists. One check for every edge and the batch.
+pub(super) fn checked_draft(input: &NewInvite, tenant: Option<Tenant>) -> Result<Draft> {
+    let mut errors = FieldErrors::default();
+    let email = errors.check(Email::parse(&input.email));
+    let name = match input.name.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(name) => errors.check(Name::parse("name", name)),
+    };
+    let requested_role = Role::from_id(input.role_id);
+    match (requested_role, &tenant) {
+        (None, _) => errors.push(FieldError::new(
+            "role_id",
+            "unknown_role",
+            "There is no role with this id.",
+        )),
+        (Some(role), Some(tenant)) if !role.fits(tenant.kind) => errors.push(FieldError::new(
+            "role_id",
+            "role_scope_mismatch",
+            format!(
+                "The role {} cannot be held in {}.",
+                role.name(),
+                tenant.name
+            ),
+        )),
+        _ => {}
+    }
+    match (&tenant, &email) {
+        (None, _) => errors.push(FieldError::new(
+            "tenant_id",
+            "unknown_tenant",
+            "There is no tenant with this id.",
+        )),
+        (Some(tenant), Some(email)) if !tenant.allowed_email_domains.admits(email) => {
+            errors.push(tenant.allowed_email_domains.refusal("email"));
+        }
+        _ => {}
+    }
+    let expiry = match input.expires_hours {
+        None => Some(Expiry::DEFAULT),
+        Some(hours) => errors.check(Expiry::from_hours(hours)),
+    };
+    errors.into_result()?;
+    let (Some(email), Some(role), Some(tenant), Some(expiry)) =
+        (email, requested_role, tenant, expiry)
+    else {
+        return Err(Error::Internal("checked fields went missing".into()));
+    };
+    Ok(Draft {
+        email: Some(email),
+        name,
+        role,
+        tenant,
+        expiry,
+        send_email: input.send_email,
+        reminder_of: None,
+    })
+}
+
+impl Draft {
+    pub(super) fn email(&self) -> Option<&Email> {
+        self.email.as_ref()
+    }
+}
+
+/// What a new invite for `email` would displace, read on `conn` (inside the writing
+/// transaction, or alone for a preview): refused when the address has an account, or a
+/// pending invite the actor could not revoke; otherwise the open invite it supersedes, if
+/// any.
+pub(super) async fn displaced(
+    conn: &mut store::Conn,
+    actor: &Actor,
+    email: &Email,
+    now: Timestamp,
+) -> Result<Option<Invite>> {
+    if store::users::email_taken(conn, email).await? {
+        return Err(Error::Conflict(Conflict::UserExists));
+    }
+    let open = store::invites::open_for_email(conn, email, now).await?;
+    if open
+        .as_ref()
+        .is_some_and(|open| !may_supersede(actor, open))
+    {
+        return Err(Error::Conflict(Conflict::InvitePending));
+    }
+    Ok(open)
+}
+
+/// An open invite, pending or expired, may only be replaced by someone who could revoke it:
+/// superseding another tenant's expired invite would still reach into that tenant
+/// (revoked_by, its admin's next invite refused).
+fn may_supersede(actor: &Actor, open: &Invite) -> bool {
+    actor
+        .scope(Action::RevokeInvites)
+        .is_ok_and(|scope| scope.includes(open.tenant_id))
 }
 
 /// How long before an e-mailed invite expires its reminder is due.
@@ -988,6 +1070,7 @@ impl Tether {
             invite,
             token,
             link,
+            superseded: None,
         })
     }
 }

@@ -5,7 +5,10 @@
 
 pub mod account;
 pub mod actor;
+pub mod allowed_domains;
 pub mod audit;
+pub mod batch;
+pub mod batch_file;
 pub mod clock;
 pub mod email;
 pub mod error;

@@ -65,19 +65,20 @@ impl Tether {
         host_tenant: Option<TenantId>,
         ip: Option<&str>,
     ) -> Result<Timestamp> {
-        let InviteLink { invite, tenant } = self.invite_behind(token, host_tenant).await?;
-        match Renewal::of(&invite) {
+        let link = self.invite_behind(token, host_tenant).await?;
+        match Renewal::of(&link.invite) {
             Renewal::Available => {}
             Renewal::Requested { at } => {
                 return Err(Error::Conflict(Conflict::RenewalAlreadyRequested { at }))
             }
             Renewal::Unavailable => {
-                return Err(match invite.unusable() {
+                return Err(match link.unusable() {
                     None => Error::Conflict(Conflict::InviteStillValid),
                     Some(gone) => Error::Gone(gone),
                 })
             }
         }
+        let InviteLink { invite, tenant } = link;
         let Some(invitee) = invite.email.clone() else {
             return Err(Error::Gone(Gone::Revoked));
         };

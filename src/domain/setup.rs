@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use super::allowed_domains::AllowedDomains;
 use super::audit::{AuditAction, NewAuditEvent, Target};
 use super::clock::Timestamp;
 use super::email::Email;
@@ -98,6 +99,7 @@ impl Tether {
                 &name,
                 Some(&slug),
                 &colour,
+                &AllowedDomains::default(),
                 self.now(),
             )
             .await?;

@@ -8,6 +8,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::actor::{Action, Actor};
+use super::allowed_domains::AllowedDomains;
 use super::audit::{AuditAction, NewAuditEvent, Target};
 use super::clock::Timestamp;
 use super::error::{Error, FieldError, FieldErrors, Result};
@@ -72,6 +73,8 @@ pub struct Tenant {
     pub created_at: Timestamp,
     /// Whether e-mailed invites get their reminder a day before they expire (delivery.md §11).
     pub invite_reminders: bool,
+    /// The e-mail domains it admits; empty admits any address (delivery.md §13).
+    pub allowed_email_domains: AllowedDomains,
 }
 
 /// Labels a client may not take because they name something other than a tenant.
@@ -439,6 +442,8 @@ pub struct NewTenant {
     pub accent_colour: Option<String>,
     /// The logo file's bytes, if one was given.
     pub logo: Option<Vec<u8>>,
+    /// The e-mail domains it admits, each as entered; empty admits any address.
+    pub allowed_email_domains: Vec<String>,
 }
 
 /// Changes to a tenant's name, colour or logo; `None` leaves a field as it is.
@@ -450,6 +455,8 @@ pub struct TenantChanges {
     pub logo: Option<Vec<u8>>,
     /// Turns the invite reminders on or off.
     pub invite_reminders: Option<bool>,
+    /// A new list of allowed e-mail domains, each as entered; an empty one admits anyone.
+    pub allowed_email_domains: Option<Vec<String>>,
 }
 
 impl Tether {
@@ -463,8 +470,13 @@ impl Tether {
             Some(colour) => errors.check(AccentColour::parse(colour)),
             None => Some(AccentColour::default_colour()),
         };
+        let allowed_email_domains = errors.check(AllowedDomains::parse(
+            input.allowed_email_domains.iter().map(String::as_str),
+        ));
         errors.into_result()?;
-        let (Some(name), Some(slug), Some(accent_colour)) = (name, slug, accent_colour) else {
+        let (Some(name), Some(slug), Some(accent_colour), Some(allowed_email_domains)) =
+            (name, slug, accent_colour, allowed_email_domains)
+        else {
             return Err(Error::Internal("checked fields went missing".into()));
         };
         let logo = input
@@ -481,6 +493,7 @@ impl Tether {
             &name,
             Some(&slug),
             &accent_colour,
+            &allowed_email_domains,
             now,
         )
         .await?;
@@ -489,7 +502,12 @@ impl Tether {
         }
         let event = NewAuditEvent::by(actor, now, AuditAction::TenantCreated, Some(id))
             .target(Target::Tenant(id))
-            .detail(json!({ "name": name.as_str(), "slug": slug.as_str(), "accent_colour": accent_colour.as_str() }));
+            .detail(json!({
+                "name": name.as_str(),
+                "slug": slug.as_str(),
+                "accent_colour": accent_colour.as_str(),
+                "allowed_email_domains": allowed_email_domains.entries(),
+            }));
         store::audit::insert(&mut tx, &event).await?;
         let tenant = store::tenants::by_id(&mut tx, id)
             .await?
@@ -554,8 +572,16 @@ impl Tether {
             Some(colour) => errors.check(AccentColour::parse(colour)),
             None => Some(tenant.accent_colour.clone()),
         };
+        let allowed_email_domains = match &changes.allowed_email_domains {
+            Some(entries) => {
+                errors.check(AllowedDomains::parse(entries.iter().map(String::as_str)))
+            }
+            None => Some(tenant.allowed_email_domains.clone()),
+        };
         errors.into_result()?;
-        let (Some(name), Some(accent_colour)) = (name, accent_colour) else {
+        let (Some(name), Some(accent_colour), Some(allowed_email_domains)) =
+            (name, accent_colour, allowed_email_domains)
+        else {
             return Err(Error::Internal("checked fields went missing".into()));
         };
         let invite_reminders = changes.invite_reminders.unwrap_or(tenant.invite_reminders);
@@ -564,14 +590,24 @@ impl Tether {
         if changes.name.is_some()
             || changes.accent_colour.is_some()
             || changes.invite_reminders.is_some()
+            || changes.allowed_email_domains.is_some()
         {
-            store::tenants::update(&mut tx, id, &name, &accent_colour, invite_reminders).await?;
+            store::tenants::update(
+                &mut tx,
+                id,
+                &name,
+                &accent_colour,
+                invite_reminders,
+                &allowed_email_domains,
+            )
+            .await?;
             let event = NewAuditEvent::by(actor, now, AuditAction::TenantChanged, Some(id))
                 .target(Target::Tenant(id))
                 .detail(json!({
                     "name": name.as_str(),
                     "accent_colour": accent_colour.as_str(),
                     "invite_reminders": invite_reminders,
+                    "allowed_email_domains": allowed_email_domains.entries(),
                 }));
             store::audit::insert(&mut tx, &event).await?;
         }
@@ -584,6 +620,21 @@ impl Tether {
             .ok_or(Error::NotFound("tenant"))?;
         tx.commit().await?;
         Ok(tenant)
+    }
+
+    /// How many of a tenant's pending invites its allowed e-mail domains leave outside: they
+    /// can no longer be accepted (delivery.md §13).
+    pub async fn pending_invites_outside(&self, actor: &Actor, id: TenantId) -> Result<usize> {
+        let tenant = self.visible_tenant(actor, id).await?;
+        if tenant.allowed_email_domains.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.db.read().await?;
+        let pending = store::invites::pending_emails(&mut conn, id, self.now()).await?;
+        Ok(pending
+            .iter()
+            .filter(|email| !tenant.allowed_email_domains.admits(email))
+            .count())
     }
 
     /// Replaces a tenant's logo with an image recognised by its bytes (MSP admins only).

@@ -178,6 +178,11 @@ impl From<Error> for Problem {
                 "unsupported_media_type",
                 sentence(&refusal.to_string()),
             ),
+            error @ Error::TooManyRows { .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                sentence(&error.to_string()),
+            ),
             Error::RateLimited { retry_after_secs } => Self::rate_limited(retry_after_secs),
             error @ (Error::Database(_) | Error::Internal(_)) => {
                 tracing::error!(%error, cause = ?error, "request failed");

@@ -173,6 +173,7 @@ const SELECT_LINK: &str = concat!(
     ", t.kind AS tenant_kind, t.name AS tenant_name, t.slug AS tenant_slug, \
        t.accent_colour AS tenant_accent_colour, t.created_at AS tenant_created_at, \
        t.invite_reminders AS tenant_invite_reminders, \
+       t.allowed_email_domains AS tenant_allowed_email_domains, \
        l.etag AS tenant_logo_etag \
      FROM invites i JOIN tenants t ON t.id = i.tenant_id \
        LEFT JOIN users c ON c.id = i.created_by \
@@ -210,6 +211,7 @@ pub async fn link_by_digest(
             accent_colour: row.tenant_accent_colour,
             created_at: row.tenant_created_at,
             invite_reminders: row.tenant_invite_reminders,
+            allowed_email_domains: row.tenant_allowed_email_domains,
             logo_etag: row.tenant_logo_etag,
         };
         (row.invite.into_invite(now), Tenant::from(tenant))
@@ -226,6 +228,7 @@ impl LinkRow {
             tenant_accent_colour: row.get("tenant_accent_colour")?,
             tenant_created_at: row.get("tenant_created_at")?,
             tenant_invite_reminders: row.get("tenant_invite_reminders")?,
+            tenant_allowed_email_domains: row.get("tenant_allowed_email_domains")?,
             tenant_logo_etag: row.get("tenant_logo_etag")?,
         })
     }
@@ -241,6 +244,7 @@ struct LinkRow {
     tenant_accent_colour: String,
     tenant_created_at: i64,
     tenant_invite_reminders: i64,
+    tenant_allowed_email_domains: String,
     tenant_logo_etag: Option<String>,
 }
 
@@ -382,4 +386,21 @@ pub async fn revoke(
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The addresses of `tenant`'s pending invites.
+pub async fn pending_emails(
+    conn: &mut Conn,
+    tenant: TenantId,
+    now: Timestamp,
+) -> Result<Vec<Email>> {
+    let emails: Vec<String> = sqlx::query_scalar(
+        "SELECT email FROM invites WHERE tenant_id = $1 AND email IS NOT NULL \
+         AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
+    )
+    .bind(tenant.0)
+    .bind(now.millis())
+    .fetch_all(conn)
+    .await?;
+    Ok(emails.into_iter().map(Email::from_stored).collect())
 }

@@ -4,13 +4,14 @@ use sqlx::FromRow;
 
 use super::{Conn, Result};
 use crate::domain::actor::TenantScope;
+use crate::domain::allowed_domains::AllowedDomains;
 use crate::domain::clock::Timestamp;
 use crate::domain::name::Name;
 use crate::domain::tenant::{AccentColour, Logo, Slug, Tenant, TenantId, TenantKind};
 
 const SELECT_TENANT: &str =
     "SELECT t.id, t.kind, t.name, t.slug, t.accent_colour, t.created_at, t.invite_reminders, \
-     l.etag AS logo_etag FROM tenants t LEFT JOIN tenant_logos l ON l.tenant_id = t.id";
+     t.allowed_email_domains, l.etag AS logo_etag FROM tenants t LEFT JOIN tenant_logos l ON l.tenant_id = t.id";
 
 #[derive(FromRow)]
 pub(super) struct TenantRow {
@@ -21,6 +22,7 @@ pub(super) struct TenantRow {
     pub(super) accent_colour: String,
     pub(super) created_at: i64,
     pub(super) invite_reminders: i64,
+    pub(super) allowed_email_domains: String,
     pub(super) logo_etag: Option<String>,
 }
 
@@ -35,6 +37,7 @@ impl From<TenantRow> for Tenant {
             logo_etag: row.logo_etag,
             created_at: Timestamp::from_millis(row.created_at),
             invite_reminders: row.invite_reminders != 0,
+            allowed_email_domains: AllowedDomains::from_stored(&row.allowed_email_domains),
         }
     }
 }
@@ -45,16 +48,18 @@ pub async fn insert(
     name: &Name,
     slug: Option<&Slug>,
     accent_colour: &AccentColour,
+    allowed_email_domains: &AllowedDomains,
     now: Timestamp,
 ) -> Result<TenantId> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO tenants (kind, name, slug, accent_colour, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO tenants (kind, name, slug, accent_colour, allowed_email_domains, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(kind.as_str())
     .bind(name.as_str())
     .bind(slug.map(Slug::as_str))
     .bind(accent_colour.as_str())
+    .bind(allowed_email_domains.to_stored())
     .bind(now.millis())
     .fetch_one(conn)
     .await?;
@@ -107,7 +112,7 @@ pub async fn list(
     };
     let sql = format!(
         "SELECT t.id, t.kind, t.name, t.slug, t.accent_colour, t.created_at, t.invite_reminders, \
-           l.etag AS logo_etag, \
+           t.allowed_email_domains, l.etag AS logo_etag, \
            (SELECT COUNT(*) FROM users u WHERE u.tenant_id = t.id AND u.deactivated_at IS NULL) AS active_users, \
            (SELECT COUNT(*) FROM invites i WHERE i.tenant_id = t.id AND i.accepted_at IS NULL \
               AND i.revoked_at IS NULL AND i.expires_at > $1) AS pending_invites \
@@ -135,13 +140,16 @@ pub async fn update(
     name: &Name,
     accent_colour: &AccentColour,
     invite_reminders: bool,
+    allowed_email_domains: &AllowedDomains,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE tenants SET name = $1, accent_colour = $2, invite_reminders = $3 WHERE id = $4",
+        "UPDATE tenants SET name = $1, accent_colour = $2, invite_reminders = $3, \
+           allowed_email_domains = $4 WHERE id = $5",
     )
     .bind(name.as_str())
     .bind(accent_colour.as_str())
     .bind(i64::from(invite_reminders))
+    .bind(allowed_email_domains.to_stored())
     .bind(id.0)
     .execute(conn)
     .await?;

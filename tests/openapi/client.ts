@@ -51,6 +51,7 @@ const tenant: Schemas["Tenant"] = {
   logo_url: null,
   created_at: "2026-11-23T10:00:00Z",
   invite_reminders: true,
+  allowed_email_domains: ["acme.com"],
 };
 const user: Schemas["User"] = {
   id: 9,

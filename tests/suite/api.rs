@@ -250,7 +250,8 @@ async fn invite_objects_carry_exactly_the_fields_of_api_md(app: TestApp) {
             "logo_url",
             "created_at",
             // api.md "Delivery, recovery, bulk, webhooks".
-            "invite_reminders"
+            "invite_reminders",
+            "allowed_email_domains",
         ]
         .map(String::from)
         .into()

@@ -6,6 +6,8 @@ mod common;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod allowed_domains;
+mod batch;
 mod invites;
 mod outbox;
 mod permissions;

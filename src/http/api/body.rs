@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use crate::domain::account::OwnSession;
 use crate::domain::audit::AuditEvent;
+use crate::domain::batch::{BatchResult, RowOutcome};
 use crate::domain::clock::Timestamp;
 use crate::domain::invite::{Invite, InviteLink, IssuedInvite};
 use crate::domain::outbox::{Delivery, Kind, Message, State};
@@ -15,6 +16,7 @@ use crate::domain::session::{NewSession, SessionKind};
 use crate::domain::tenant::{Tenant, TenantKind};
 use crate::domain::user::User;
 use crate::domain::Tether;
+use crate::http::problem::Problem;
 
 fn time(at: Timestamp) -> String {
     at.to_rfc3339()
@@ -102,6 +104,10 @@ pub struct TenantBody {
     pub created_at: String,
     /// Whether e-mailed 3- and 7-day invites get a fresh link a day before they expire.
     pub invite_reminders: bool,
+    /// The e-mail domains whose addresses may be invited, lower-case and in IDNA form;
+    /// `*.acme.com` also admits its subdomains. Empty: any address.
+    #[schema(example = json!(["acme.com", "*.acme.co.uk"]))]
+    pub allowed_email_domains: Vec<String>,
 }
 
 /// The logo's public address, versioned by its ETag so that it can be cached for long.
@@ -128,6 +134,7 @@ impl TenantBody {
             logo_url: logo_url(tether, tenant),
             created_at: time(tenant.created_at),
             invite_reminders: tenant.invite_reminders,
+            allowed_email_domains: tenant.allowed_email_domains.entries(),
         }
     }
 }
@@ -387,6 +394,78 @@ impl From<IssuedInvite> for CreatedInviteBody {
             token: issued.token.expose().to_owned(),
             invite_url: issued.link,
             invite: issued.invite.into(),
+        }
+    }
+}
+
+/// What became of a row of a batch.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = InviteBatchOutcome)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchOutcomeBody {
+    Created,
+    WouldCreate,
+    Refused,
+}
+
+/// One row's outcome: its invite (created only), the invite it replaces, or its refusal.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = InviteBatchRowResult)]
+pub struct BatchRowResultBody {
+    /// The row's index in the request, from 0.
+    pub row: usize,
+    pub outcome: BatchOutcomeBody,
+    /// The open invite for the same address that this row replaces (or would).
+    pub supersedes: Option<i64>,
+    pub invite: Option<CreatedInviteBody>,
+    /// What the single create would have answered (or `duplicate_in_batch`).
+    pub error: Option<Problem>,
+}
+
+/// A batch's outcome, row by row.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = InviteBatchResult)]
+pub struct InviteBatchBody {
+    pub created: usize,
+    pub failed: usize,
+    pub results: Vec<BatchRowResultBody>,
+}
+
+impl From<BatchResult> for InviteBatchBody {
+    fn from(result: BatchResult) -> Self {
+        let (created, failed) = (result.created(), result.refused());
+        let results = result
+            .outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(row, outcome)| match outcome {
+                RowOutcome::Created(issued) => BatchRowResultBody {
+                    row,
+                    outcome: BatchOutcomeBody::Created,
+                    supersedes: issued.superseded.map(|id| id.0),
+                    invite: Some((*issued).into()),
+                    error: None,
+                },
+                RowOutcome::WouldCreate { supersedes } => BatchRowResultBody {
+                    row,
+                    outcome: BatchOutcomeBody::WouldCreate,
+                    supersedes: supersedes.map(|id| id.0),
+                    invite: None,
+                    error: None,
+                },
+                RowOutcome::Refused(error) => BatchRowResultBody {
+                    row,
+                    outcome: BatchOutcomeBody::Refused,
+                    supersedes: None,
+                    invite: None,
+                    error: Some(error.into()),
+                },
+            })
+            .collect();
+        Self {
+            created,
+            failed,
+            results,
         }
     }
 }

@@ -8,12 +8,15 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::body::{CreatedInviteBody, InviteBody, InviteLinkBody, InviteList, TokenBody};
+use super::body::{
+    CreatedInviteBody, InviteBatchBody, InviteBody, InviteLinkBody, InviteList, TokenBody,
+};
 use super::extract::{Bearer, Json, Path, Query};
 use super::responses::{
     BadRequest, Forbidden, InviteLinkGone, NotFound, PayloadTooLarge, RateLimited, Unauthenticated,
     UnsupportedMediaType,
 };
+use crate::domain::batch::{BatchRow, InviteBatch, RowRole};
 use crate::domain::error::Error;
 use crate::domain::invite::{Acceptance, InviteId, InviteQuery, NewInvite, StatusFilter};
 use crate::domain::page::PageRequest;
@@ -87,6 +90,77 @@ pub async fn create(
         .create_invite(&auth.signed_in.actor, input)
         .await?;
     Ok(created(issued))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = CreateInviteBatch)]
+pub struct CreateInviteBatchRequest {
+    #[schema(example = 5)]
+    pub tenant_id: i64,
+    /// 24, 72 or 168 for every row; 72 if not given.
+    #[schema(example = 72)]
+    pub expires_hours: Option<i64>,
+    /// E-mail each created invite's link to its address.
+    #[serde(default)]
+    pub send_email: bool,
+    /// Only say what each row would do; create nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// 1 to 1,000 people to invite.
+    pub rows: Vec<BatchRowRequest>,
+}
+
+/// One person in a batch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = InviteBatchRow)]
+pub struct BatchRowRequest {
+    #[schema(example = "carol@acme.com")]
+    pub email: String,
+    pub name: Option<String>,
+    /// Required: a row without one is refused with a field error on `role_id`.
+    #[schema(example = 4)]
+    pub role_id: Option<i64>,
+}
+
+/// Create many invites into one tenant, or with `dry_run` say what each row would do; each
+/// row is checked as a single create is and answered on its own.
+#[utoipa::path(
+    post, path = "/api/invites/batch", operation_id = "create_invite_batch", tag = "invites", request_body = CreateInviteBatchRequest,
+    responses(
+        (status = 200, description = "Every row's outcome; created invites carry their token and link, shown this once", body = InviteBatchBody),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 413, description = "`payload_too_large`: more than 1,000 rows, or a body over 1 MiB.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "`validation_failed`: no rows, an unknown `tenant_id`, or `send_email` with `email_not_configured`.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_batch(
+    State(app): State<AppState>,
+    auth: Bearer,
+    Json(body): Json<CreateInviteBatchRequest>,
+) -> Result<axum::Json<InviteBatchBody>, Problem> {
+    let batch = InviteBatch {
+        tenant_id: body.tenant_id,
+        rows: body
+            .rows
+            .into_iter()
+            .map(|row| BatchRow {
+                email: row.email,
+                name: row.name,
+                role: row.role_id.map_or(RowRole::Unset, RowRole::Id),
+            })
+            .collect(),
+        default_role_id: None,
+        expires_hours: body.expires_hours,
+        send_email: body.send_email,
+        dry_run: body.dry_run,
+    };
+    let result = app.tether.invite_many(&auth.signed_in.actor, batch).await?;
+    Ok(axum::Json(InviteBatchBody::from(result)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -28,6 +28,9 @@ use crate::domain::tenant::MAX_LOGO_BYTES;
 /// The largest JSON body the API reads (api.md "Errors": 413 beyond it).
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
+/// The largest batch of invites read: room for 1,000 rows of the longest addresses and names.
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
@@ -42,6 +45,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/me/sessions/{id}", delete(account::delete_session))
         .route("/api/invites", post(invites::create).get(invites::list))
+        .route(
+            "/api/invites/batch",
+            post(invites::create_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BYTES)),
+        )
         .route(
             "/api/invites/{id}",
             get(invites::get_one).delete(invites::revoke),

@@ -86,6 +86,9 @@ pub struct CreateTenantRequest {
     pub slug: String,
     #[schema(example = "#D9480F")]
     pub accent_colour: Option<String>,
+    /// The e-mail domains whose addresses may be invited (empty or absent: any).
+    #[schema(example = json!(["acme.com"]))]
+    pub allowed_email_domains: Option<Vec<String>>,
 }
 
 /// Create a client tenant (MSP admins).
@@ -114,6 +117,7 @@ pub async fn create(
         slug: body.slug,
         accent_colour: body.accent_colour,
         logo: None,
+        allowed_email_domains: body.allowed_email_domains.unwrap_or_default(),
     };
     let tenant = app
         .tether
@@ -136,9 +140,13 @@ pub struct UpdateTenantRequest {
     /// Whether e-mailed 3- and 7-day invites are re-issued and e-mailed again a day before
     /// they expire.
     pub invite_reminders: Option<bool>,
+    /// A new list of allowed e-mail domains (`acme.com`, `*.acme.com`); `[]` admits any
+    /// address. Pending invites outside a new list can no longer be accepted.
+    #[schema(example = json!(["acme.com"]))]
+    pub allowed_email_domains: Option<Vec<String>>,
 }
 
-/// Rename a tenant, change its accent colour or turn its invite reminders on or off (MSP admins).
+/// Rename a tenant, change its accent colour, invite reminders or allowed e-mail domains (MSP admins).
 #[utoipa::path(
     patch, path = "/api/tenants/{id}", operation_id = "update_tenant", tag = "tenants", params(("id" = i64, Path)),
     request_body = UpdateTenantRequest,
@@ -164,6 +172,7 @@ pub async fn update(
         accent_colour: body.accent_colour,
         logo: None,
         invite_reminders: body.invite_reminders,
+        allowed_email_domains: body.allowed_email_domains,
     };
     let tenant = app
         .tether

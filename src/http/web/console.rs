@@ -211,6 +211,12 @@ struct ClientFormPage {
     has_logo: bool,
     /// On the edit form: whether invite reminders are on.
     invite_reminders: Option<bool>,
+    /// As typed, or the stored list joined by commas.
+    allowed_email_domains: String,
+    /// On the edit form: how many pending invites the list leaves outside, and where they
+    /// are listed.
+    outside: usize,
+    outside_link: String,
     errors: Vec<String>,
     notice: Option<String>,
 }
@@ -225,6 +231,7 @@ struct ClientFields {
     logo: Option<Vec<u8>>,
     /// The edit form's reminders checkbox: sent only when checked.
     invite_reminders: bool,
+    allowed_email_domains: String,
 }
 
 /// Why a client form could not be read: its status (`413` when it is too large) and a
@@ -259,6 +266,7 @@ async fn read_client_fields(mut multipart: Multipart) -> Result<ClientFields, Un
             "slug" => fields.slug = value,
             "accent_colour" => fields.accent_colour = value,
             "invite_reminders" => fields.invite_reminders = true,
+            "allowed_email_domains" => fields.allowed_email_domains = value,
             _ => {}
         }
     }
@@ -301,6 +309,9 @@ fn new_client_form(
             .replacen("://", "://acme.", 1),
         has_logo: false,
         invite_reminders: None,
+        allowed_email_domains: fields.allowed_email_domains,
+        outside: 0,
+        outside_link: String::new(),
         errors,
         notice: None,
     }
@@ -339,6 +350,7 @@ pub async fn create_client(
         slug: fields.slug.clone(),
         accent_colour: Some(fields.accent_colour.clone()).filter(|c| !c.is_empty()),
         logo: fields.logo.clone(),
+        allowed_email_domains: domain_entries(&fields.allowed_email_domains),
     };
     match app
         .tether
@@ -354,13 +366,31 @@ pub async fn create_client(
     }
 }
 
+/// The entries of a list of domains typed in one box.
+fn domain_entries(typed: &str) -> Vec<String> {
+    typed
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|entry| !entry.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A client's settings: as stored, or with `typed` domains when a refused list is shown
+/// again; `outside` counts the pending invites its list no longer admits.
+struct ClientSettings<'a> {
+    tenant: &'a Tenant,
+    typed_domains: Option<String>,
+    outside: usize,
+}
+
 fn edit_client_form(
     app: &AppState,
     member: &Member,
-    tenant: &Tenant,
+    settings: ClientSettings<'_>,
     errors: Vec<String>,
     notice: Option<String>,
 ) -> ClientFormPage {
+    let tenant = settings.tenant;
     ClientFormPage {
         frame: member.frame("/clients"),
         heading: format!("Edit {}", tenant.name),
@@ -377,9 +407,39 @@ fn edit_client_form(
         address_example: app.tether.tenant_origin(tenant),
         has_logo: tenant.logo_etag.is_some(),
         invite_reminders: Some(tenant.invite_reminders),
+        allowed_email_domains: settings
+            .typed_domains
+            .unwrap_or_else(|| tenant.allowed_email_domains.entries().join(", ")),
+        outside: settings.outside,
+        outside_link: format!("/users/invites?tenant_id={}", tenant.id.0),
         errors,
         notice,
     }
+}
+
+/// A client's settings as stored, with how many pending invites its list leaves outside.
+async fn client_settings_page(
+    app: &AppState,
+    member: &Member,
+    tenant: &Tenant,
+    status: StatusCode,
+    notice: Option<String>,
+) -> Response {
+    let outside = match app
+        .tether
+        .pending_invites_outside(&member.signed_in.actor, tenant.id)
+        .await
+    {
+        Ok(outside) => outside,
+        Err(error) => return refusal(&member.tenant, &error),
+    };
+    let settings = ClientSettings {
+        tenant,
+        typed_domains: None,
+        outside,
+    };
+    let template = edit_client_form(app, member, settings, Vec::new(), notice);
+    member.page(status, &template)
 }
 
 /// `GET /clients/{id}`.
@@ -393,10 +453,7 @@ pub async fn edit_client_page(
         .client(&member.signed_in.actor, TenantId(id))
         .await
     {
-        Ok(tenant) => {
-            let template = edit_client_form(&app, &member, &tenant, Vec::new(), None);
-            member.page(StatusCode::OK, &template)
-        }
+        Ok(tenant) => client_settings_page(&app, &member, &tenant, StatusCode::OK, None).await,
         Err(error) => refusal(&member.tenant, &error),
     }
 }
@@ -430,23 +487,23 @@ pub async fn update_client(
         accent_colour: Some(fields.accent_colour.clone()).filter(|c| !c.is_empty()),
         logo: fields.logo,
         invite_reminders: Some(fields.invite_reminders),
+        allowed_email_domains: Some(domain_entries(&fields.allowed_email_domains)),
     };
     match app.tether.update_client(actor, TenantId(id), changes).await {
         Ok(tenant) => {
-            let template = edit_client_form(
-                &app,
-                &member,
-                &tenant,
-                Vec::new(),
-                Some(String::from("Saved.")),
-            );
-            member.page(StatusCode::OK, &template)
+            let saved = Some(String::from("Saved."));
+            client_settings_page(&app, &member, &tenant, StatusCode::OK, saved).await
         }
         Err(error @ (Error::Validation(_) | Error::Logo(_))) => {
             match app.tether.client(actor, TenantId(id)).await {
                 Ok(tenant) => {
+                    let settings = ClientSettings {
+                        tenant: &tenant,
+                        typed_domains: Some(fields.allowed_email_domains),
+                        outside: 0,
+                    };
                     let template =
-                        edit_client_form(&app, &member, &tenant, field_messages(&error), None);
+                        edit_client_form(&app, &member, settings, field_messages(&error), None);
                     member.page(StatusCode::UNPROCESSABLE_ENTITY, &template)
                 }
                 Err(error) => refusal(&member.tenant, &error),
@@ -865,6 +922,8 @@ struct InvitesPage {
     invites: Vec<InviteRow>,
     /// The next page's cursor, when there are older invites than these.
     older: Option<String>,
+    /// The filter the "Older" link keeps: `&tenant_id=3`, or nothing.
+    filter_query: String,
     show_tenant: bool,
     can_reissue: bool,
     action_base: &'static str,
@@ -991,13 +1050,21 @@ pub struct ListPlace {
     pub cursor: Option<String>,
 }
 
+/// Where in Pending invites a page starts, and which client's invites it shows.
+#[derive(Debug, Deserialize)]
+pub struct InvitesPlace {
+    pub cursor: Option<String>,
+    pub tenant_id: Option<i64>,
+}
+
 /// `GET /users/invites`: **Pending Invites** across all tenants, expired ones too.
 pub async fn pending_invites(
     State(app): State<AppState>,
     Staff(member): Staff,
-    Query(place): Query<ListPlace>,
+    Query(place): Query<InvitesPlace>,
 ) -> Response {
-    let listed = match open_invites(&app, &member, None, place.cursor.as_deref()).await {
+    let tenant = place.tenant_id.map(TenantId);
+    let listed = match open_invites(&app, &member, tenant, place.cursor.as_deref()).await {
         Ok(listed) => renewal_requests(&app, &member, None)
             .await
             .map(|requests| (listed, requests)),
@@ -1010,6 +1077,10 @@ pub async fn pending_invites(
                 heading: "Pending invites",
                 invites,
                 older,
+                filter_query: place
+                    .tenant_id
+                    .map(|id| format!("&tenant_id={id}"))
+                    .unwrap_or_default(),
                 show_tenant: true,
                 can_reissue: true,
                 action_base: "/users/invites",

@@ -284,6 +284,13 @@ pub fn refusal(tenant: &Tenant, error: &Error) -> Response {
             &sentence(&refusal.to_string()),
             back,
         ),
+        Error::TooManyRows { .. } => message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            tenant,
+            "The list is too long",
+            &sentence(&error.to_string()),
+            back,
+        ),
         Error::RateLimited { retry_after_secs } => too_many_attempts(tenant, *retry_after_secs),
         Error::Database(_) | Error::Internal(_) => internal_error(tenant, error),
     }
@@ -317,6 +324,10 @@ pub fn gone_words(gone: &Gone) -> (&'static str, String) {
                 "A newer invite was sent to this address on {}. Use the link in that one.",
                 at.to_date()
             ),
+        ),
+        Gone::DomainNotAllowed => (
+            "This address can no longer join",
+            String::from("The address this invite was sent to is no longer allowed in this organisation. Ask your administrator for help."),
         ),
     }
 }
