@@ -1083,3 +1083,239 @@ fn the_demo_writes_mail_into_a_folder() {
         "the link is in the message"
     );
 }
+
+/// `tether invite import`: a dry run says what each row would do and creates nothing; the
+/// real run prints `email,link` for each created invite, each refused row with its line on
+/// standard error, and fails because a row was refused. A tenant's allowed domains are set
+/// and obeyed from the command line too.
+fn staff_are_imported_from_a_csv_file(database_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let created = tether(
+        dir,
+        database_url,
+        &[
+            "tenant",
+            "create",
+            "--name",
+            "Acme Corp",
+            "--slug",
+            "acme",
+            "--allowed-domains",
+            "acme.com,*.acme.co.uk",
+        ],
+    );
+    assert!(created.ok, "{}", created.stderr);
+    let refused = tether(
+        dir,
+        database_url,
+        &[
+            "invite",
+            "create",
+            "--email",
+            "someone@gmail.com",
+            "--tenant",
+            "acme",
+            "--role",
+            "client_user",
+        ],
+    );
+    assert_one_sentence_error(&refused, "only admits addresses at acme.com, *.acme.co.uk");
+
+    std::fs::write(
+        dir.join("staff.csv"),
+        "\u{FEFF}email;name;role\r\n\
+         ana@acme.com;\"Ruiz; Ana\";client_admin\r\n\
+         \r\n\
+         bo@uk.acme.co.uk;Bo;\r\n\
+         someone@gmail.com;Some One;\r\n\
+         ana@acme.com;Ana again;\r\n",
+    )
+    .unwrap();
+    let dry = tether(
+        dir,
+        database_url,
+        &[
+            "invite",
+            "import",
+            "staff.csv",
+            "--tenant",
+            "acme",
+            "--role",
+            "client_user",
+            "--dry-run",
+        ],
+    );
+    assert!(!dry.ok, "a refused row fails the command");
+    assert_eq!(
+        dry.stdout,
+        "line,email,outcome\n2,ana@acme.com,new invite\n4,bo@uk.acme.co.uk,new invite\n"
+    );
+    assert!(
+        dry.stderr
+            .contains("line 5 (someone@gmail.com): This tenant only admits"),
+        "{}",
+        dry.stderr
+    );
+    assert!(
+        dry.stderr
+            .contains("line 6 (ana@acme.com): This address is already on an earlier row"),
+        "{}",
+        dry.stderr
+    );
+    let listed = tether(dir, database_url, &["invite", "list", "--format", "json"]);
+    assert_eq!(listed.stdout.trim(), "[]", "a dry run creates nothing");
+
+    let real = tether(
+        dir,
+        database_url,
+        &[
+            "invite",
+            "import",
+            "staff.csv",
+            "--tenant",
+            "acme",
+            "--role",
+            "client_user",
+            "--expires",
+            "7d",
+        ],
+    );
+    assert!(!real.ok);
+    let mut lines = real.stdout.lines();
+    assert_eq!(lines.next(), Some("email,link"));
+    let links: Vec<&str> = lines.collect();
+    assert_eq!(links.len(), 2, "{}", real.stdout);
+    assert!(
+        links[0].starts_with("ana@acme.com,http://acme."),
+        "{}",
+        links[0]
+    );
+    assert!(
+        links[1].starts_with("bo@uk.acme.co.uk,http://acme."),
+        "{}",
+        links[1]
+    );
+    assert!(
+        real.stderr.contains("Created 2 invites; 2 rows refused."),
+        "{}",
+        real.stderr
+    );
+    assert!(real
+        .stderr
+        .lines()
+        .last()
+        .unwrap()
+        .starts_with("error: 2 of 4 rows were refused"));
+    let listed = tether(dir, database_url, &["invite", "list", "--format", "json"]);
+    let invites: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let roles: Vec<&str> = invites
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        ["client_user", "client_admin"],
+        "newest first; each row's role or the default"
+    );
+
+    // A file every row of which is valid succeeds; so does standard input.
+    let clean = tether_with_stdin(
+        dir,
+        database_url,
+        &[
+            "invite",
+            "import",
+            "-",
+            "--tenant",
+            "acme",
+            "--role",
+            "client_user",
+        ],
+        "email\ncy@acme.com\n",
+    );
+    assert!(clean.ok, "{}", clean.stderr);
+    assert!(clean
+        .stdout
+        .starts_with("email,link\ncy@acme.com,http://acme."));
+
+    // Files that cannot be used as a whole are one sentence each.
+    std::fs::write(
+        dir.join("latin1.csv"),
+        b"email,name\nb\xF6rje@acme.com,B\xF6rje\n",
+    )
+    .unwrap();
+    assert_one_sentence_error(
+        &tether(
+            dir,
+            database_url,
+            &[
+                "invite",
+                "import",
+                "latin1.csv",
+                "--tenant",
+                "acme",
+                "--role",
+                "client_user",
+            ],
+        ),
+        "not UTF-8 text (line 2)",
+    );
+    std::fs::write(dir.join("names.csv"), "name,role\nAna,client_user\n").unwrap();
+    assert_one_sentence_error(
+        &tether(
+            dir,
+            database_url,
+            &["invite", "import", "names.csv", "--tenant", "acme"],
+        ),
+        "one of them email",
+    );
+    let mut big = String::from("email\n");
+    while big.len() <= 2 * 1024 * 1024 {
+        big.push_str("someone.with.a.long.address@acme.com\n");
+    }
+    std::fs::write(dir.join("big.csv"), big).unwrap();
+    assert_one_sentence_error(
+        &tether(
+            dir,
+            database_url,
+            &["invite", "import", "big.csv", "--tenant", "acme"],
+        ),
+        "larger than 1 MiB",
+    );
+
+    // Emptying the list admits any address again.
+    let opened = tether(
+        dir,
+        database_url,
+        &["tenant", "update", "acme", "--allowed-domains", ""],
+    );
+    assert!(opened.ok, "{}", opened.stderr);
+    let gmail = tether(
+        dir,
+        database_url,
+        &[
+            "invite",
+            "create",
+            "--email",
+            "someone@gmail.com",
+            "--tenant",
+            "acme",
+            "--role",
+            "client_user",
+        ],
+    );
+    assert!(gmail.ok, "{}", gmail.stderr);
+}
+
+#[test]
+fn staff_are_imported_from_a_csv_file_on_sqlite() {
+    staff_are_imported_from_a_csv_file(None);
+}
+
+#[test]
+fn staff_are_imported_from_a_csv_file_on_postgres() {
+    on_postgres("cli", |url| staff_are_imported_from_a_csv_file(Some(url)));
+}
