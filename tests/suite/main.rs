@@ -25,3 +25,4 @@ mod api_limits;
 
 mod web;
 mod web_console;
+mod web_invite_many;

@@ -7,13 +7,14 @@ pub mod account;
 pub mod console;
 pub mod csrf;
 pub mod invite;
+pub mod invite_many;
 pub mod member;
 pub mod recovery;
 pub mod sign_in;
 pub mod team;
 
 use askama::Template;
-use axum::extract::{RawQuery, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -48,6 +49,18 @@ pub fn router() -> Router<AppState> {
         .route(
             "/clients/{id}/invite",
             get(console::client_invite_page).post(console::client_invite),
+        )
+        .route(
+            "/clients/{id}/invite-many",
+            get(invite_many::client_page)
+                .post(invite_many::client_submit)
+                .layer(DefaultBodyLimit::max(invite_many::MAX_FORM_BYTES)),
+        )
+        .route(
+            "/team/invite-many",
+            get(invite_many::team_page)
+                .post(invite_many::team_submit)
+                .layer(DefaultBodyLimit::max(invite_many::MAX_FORM_BYTES)),
         )
         .route("/users", get(console::users))
         .route(
