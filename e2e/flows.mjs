@@ -161,7 +161,7 @@ try {
   await shoot(admin, "clients");
 
   step("they generate an invite link for Alice and copy it");
-  await row.getByRole("link", { name: "Invite" }).click();
+  await row.getByRole("link", { name: "Invite", exact: true }).click();
   await admin.getByLabel("Email").fill("alice@acme.com");
   await admin.getByLabel("Name").fill("Alice Smith");
   await admin.getByLabel("Role").selectOption({ label: "Client admin" });
@@ -332,6 +332,47 @@ try {
   assert.ok(await admin.getByLabel("Remind people of e-mailed invites").isChecked());
   await checkAccessibility(admin, "client settings");
   await shoot(admin, "client-settings");
+
+  step("they limit Acme to acme.com addresses, and an invite to gmail.com is refused on the form");
+  await admin.getByLabel("Allowed e-mail domains").fill("acme.com");
+  await admin.getByRole("button", { name: "Save changes" }).click();
+  await admin.getByText("Saved.").waitFor();
+  assert.equal(await admin.getByLabel("Allowed e-mail domains").inputValue(), "acme.com");
+  await admin.getByRole("link", { name: "Clients", exact: true }).click();
+  await admin.getByRole("row", { name: /Acme Corp/ }).getByRole("link", { name: "Invite", exact: true }).click();
+  await admin.getByLabel("Email").fill("someone@gmail.com");
+  await admin.getByRole("button", { name: "Generate Invite Link" }).click();
+  await admin.getByText("This tenant only admits addresses at acme.com.").waitFor();
+  assert.equal(await admin.getByLabel("Email").inputValue(), "someone@gmail.com");
+
+  step("they invite many people to Acme from a CSV with a bad row: preview, create, copy a link");
+  await admin.getByRole("link", { name: "Clients", exact: true }).click();
+  await admin.getByRole("row", { name: /Acme Corp/ }).getByRole("link", { name: "Invite many" }).click();
+  await admin.getByRole("heading", { name: "Invite many people to Acme Corp" }).waitFor();
+  await checkAccessibility(admin, "invite many form");
+  await shoot(admin, "invite-many");
+  await admin.getByLabel("CSV file").setInputFiles({
+    name: "staff.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from("email,name,role\ncarol@acme.com,Carol Diaz,\nnot-an-address,Nobody,\ndave@acme.com,Dave Li,client_admin\n"),
+  });
+  await admin.getByLabel("Role for rows that name none").selectOption({ label: "Client user" });
+  await admin.getByRole("button", { name: "Preview" }).click();
+  await admin.getByText("2 invites will be created").waitFor();
+  const badRow = admin.getByRole("row", { name: /not-an-address/ });
+  await badRow.getByText("Left out:").waitFor();
+  await checkAccessibility(admin, "invite many preview");
+  await shoot(admin, "invite-many-preview");
+  await admin.getByRole("button", { name: "Create 2 invites" }).click();
+  await admin.getByText("2 invites were created.").waitFor();
+  const carolLink = await admin.getByLabel("Invite link for carol@acme.com").inputValue();
+  assert.match(carolLink, new RegExp(`^${acme}/invite/[A-Za-z0-9_-]{43}$`));
+  await admin.getByRole("row", { name: /carol@acme\.com/ }).getByRole("button", { name: "Copy" }).click();
+  assert.equal(await admin.evaluate(() => navigator.clipboard.readText()), carolLink);
+  const download = await admin.getByRole("link", { name: "Download the links (CSV)" }).getAttribute("href");
+  assert.ok(decodeURIComponent(download.split(",").slice(1).join(",")).includes(`carol@acme.com,${carolLink}`));
+  await checkAccessibility(admin, "invite many results");
+  await shoot(admin, "invite-many-done");
   await admin.getByRole("link", { name: "Audit", exact: true }).click();
   await checkAccessibility(admin, "audit page");
   await shoot(admin, "audit");

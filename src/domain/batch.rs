@@ -214,14 +214,7 @@ fn resolve_role(role: &RowRole, default_role_id: Option<i64>) -> Result<i64, Fie
             .ok_or_else(|| FieldError::new("role_id", "required", "Choose a role for this row.")),
         RowRole::Name(name) => {
             let wanted = name.trim();
-            Role::ALL
-                .into_iter()
-                .find(|role| {
-                    role.name().eq_ignore_ascii_case(wanted)
-                        || role.label().eq_ignore_ascii_case(wanted)
-                })
-                .map(Role::id)
-                .ok_or_else(|| {
+            Role::named(wanted).map(Role::id).ok_or_else(|| {
                     FieldError::new(
                         "role",
                         "unknown_role",

@@ -46,6 +46,15 @@ impl Role {
         Self::ALL.into_iter().find(|role| role.name() == name)
     }
 
+    /// The role a person typed, by name (`client_admin`) or label (`Client admin`), in any
+    /// case.
+    pub fn named(text: &str) -> Option<Self> {
+        let text = text.trim();
+        Self::ALL.into_iter().find(|role| {
+            role.name().eq_ignore_ascii_case(text) || role.label().eq_ignore_ascii_case(text)
+        })
+    }
+
     /// How a person reads the role: "Client admin".
     pub fn label(self) -> &'static str {
         match self {

@@ -53,7 +53,7 @@ fn redirect(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, to.to_owned())]).into_response()
 }
 
-fn wide(mut frame: Frame) -> Frame {
+pub fn wide(mut frame: Frame) -> Frame {
     frame.wide = true;
     frame
 }

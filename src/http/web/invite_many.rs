@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
-use super::console::{expiry_choices, field_messages, role_choices, Staff};
+use super::console::{expiry_choices, field_messages, role_choices, wide, Staff};
 use super::member::Member;
 use super::{invite_page_headers, message, refusal, Frame, Path};
 use crate::domain::actor::Action;
@@ -291,7 +291,9 @@ async fn submit(
         Err(error) => return refusal(&member.tenant, &error),
     };
     let role_of = |row: &BatchRow| match &row.role {
-        RowRole::Name(name) => name.clone(),
+        RowRole::Name(name) => {
+            Role::named(name).map_or_else(|| name.clone(), |r| r.label().to_owned())
+        }
         RowRole::Id(id) => Role::from_id(*id).map_or_else(String::new, |r| r.label().to_owned()),
         RowRole::Unset => default_role
             .and_then(Role::from_id)
@@ -320,6 +322,7 @@ async fn submit(
             .map(|(row, outcome)| described(row, outcome))
             .collect();
         let page = ListPage {
+            frame: wide(member.frame(place.current)),
             text,
             to_create: result.outcomes.len() - result.refused(),
             preview,
@@ -346,7 +349,7 @@ async fn submit(
         }
     }
     let page = DonePage {
-        frame: member.frame(place.current),
+        frame: wide(member.frame(place.current)),
         heading: format!("Invites for {}", place.tenant.name),
         back_href: place.back.0.clone(),
         back_label: place.back.1,
