@@ -43,6 +43,7 @@ SECONDS = 1 if QUICK else 3
 SCALE_INVITES = 20_000 if QUICK else 1_000_000
 SCALE_TENANTS = 200 if QUICK else 10_000
 PENDING_INVITES = 10_000 if QUICK else 100_000
+BULK_ROWS = 1_000
 PEER_GROWN = 2_000 if QUICK else 10_000
 MAIL_BACKLOG = 200 if QUICK else 2_000
 MAIL_LATENCY_SAMPLES = 20 if QUICK else 100
@@ -311,6 +312,39 @@ def raw_inserts(database, seconds):
     return count / (time.monotonic() - started)
 
 
+def raw_insert_rows(database, rows):
+    """`rows` single-row insert transactions, as `raw_inserts` makes them; rows per second."""
+    db = sqlite3.connect(database, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")
+    tenant = db.execute("SELECT id FROM tenants WHERE kind = 'client' LIMIT 1").fetchone()[0]
+    run, now = os.urandom(4).hex(), int(time.time() * 1000)
+    started = time.monotonic()
+    for count in range(rows):
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO invites (token_digest, email, role_id, tenant_id, created_at, expires_at) VALUES (?, ?, 4, ?, ?, ?)",
+                   (os.urandom(32), f"rawbulk-{run}-{count}@bench.example.com", tenant, now, now + 72 * 3_600_000))
+        db.execute("COMMIT")
+    return rows / (time.monotonic() - started)
+
+
+def bulk_batch(server, token, tenant_id, rows=BULK_ROWS):
+    """One `POST /api/invites/batch` of `rows` new addresses, timed from request to answer;
+    rows per second."""
+    run = os.urandom(4).hex()
+    body = json.dumps({"tenant_id": tenant_id, "rows": [
+        {"email": f"bulk-{run}-{n}@bench.example.com", "name": f"Person {n}", "role_id": 4} for n in range(rows)]}).encode()
+    request = urllib.request.Request(server.url("/api/invites/batch"), data=body, method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    started = time.monotonic()
+    with urllib.request.urlopen(request, timeout=600) as answer:
+        result = json.load(answer)
+    elapsed = time.monotonic() - started
+    if result["created"] != rows:
+        raise SystemExit(f"the batch created {result['created']} of {rows} invites")
+    return rows / elapsed
+
+
 def accept_storm(server, lines, concurrency=256):
     """Accepts every link of `lines` through the API with `concurrency` requests in flight
     (each on a connection of its own), and times the whole batch: wrk would count only the
@@ -376,6 +410,14 @@ def measure_tether_sqlite(results):
         raw_runs.append(raw_inserts(server.database, SECONDS))
     require_no_errors(create_runs, "invite creation")
     results["create"], results["raw_inserts"] = create_runs, raw_runs
+
+    log(f"a {BULK_ROWS:,}-row POST /api/invites/batch against {BULK_ROWS:,} raw single-row insert transactions, same run")
+    tenant_id = server.tenant_id("client1")
+    bulk_runs, raw_bulk_runs = [], []
+    for _ in range(RUNS):
+        bulk_runs.append(bulk_batch(server, token, tenant_id))
+        raw_bulk_runs.append(raw_insert_rows(server.database, BULK_ROWS))
+    results["bulk"], results["raw_bulk"] = bulk_runs, raw_bulk_runs
     server.stop()
 
     log("accepting invites, 256 at once, against cores ÷ one Argon2id hash; then the page beside them")
@@ -525,6 +567,12 @@ def write_report(results):
                  f"{rps(create):,.0f} req/s; {latency(create)}",
                  f"raw single-row insert transactions (WAL, synchronous = FULL): {statistics.median(raw):,.0f}/s → **{ratio:.0%}**",
                  f"≥ 60%: {verdict(ratio >= 0.6)}"))
+    bulk, raw_bulk = statistics.median(results["bulk"]), statistics.median(results["raw_bulk"])
+    ratio = bulk / raw_bulk
+    rows.append((f"bulk: a {BULK_ROWS:,}-row batch (`POST /api/invites/batch`)",
+                 f"{bulk:,.0f} rows/s ({BULK_ROWS / bulk:.2f} s for the batch)",
+                 f"the same number of raw single-row insert transactions: {raw_bulk:,.0f}/s → **{ratio:.0%}**",
+                 f"≥ 50%: {verdict(ratio >= 0.5)}"))
     accept = results["accept"]
     ceiling = CORES / (results["hash_ms"] / 1000)
     ratio = rps(accept) / ceiling

@@ -7,7 +7,10 @@ use std::collections::HashSet;
 use super::actor::{Action, Actor};
 use super::audit::Target;
 use super::error::{Error, FieldError, Result};
-use super::invite::{beyond_ceiling, checked_draft, displaced, InviteId, IssuedInvite, NewInvite};
+use super::invite::{
+    beyond_ceiling, checked_draft, displaced, is_second_open_invite, Draft, InviteId, IssuedInvite,
+    NewInvite, Written,
+};
 use super::outbox::email_not_configured;
 use super::role::Role;
 use super::tenant::TenantId;
@@ -137,17 +140,29 @@ impl Tether {
             )]));
         };
 
+        // First every row is checked, as the single create checks it; then the valid rows
+        // are previewed, or written WRITE_CHUNK to a transaction, each in a savepoint of its
+        // own, so that a row refused inside the transaction undoes only its own writes.
         let mut seen = HashSet::new();
-        let mut outcomes = Vec::with_capacity(batch.rows.len());
-        for (done, row) in batch.rows.into_iter().enumerate() {
+        let mut steps = Vec::with_capacity(batch.rows.len());
+        for row in batch.rows {
             let role_id = match resolve_role(&row.role, batch.default_role_id) {
                 Ok(id) => id,
                 Err(error) => {
-                    outcomes.push(RowOutcome::Refused(Error::Validation(vec![error])));
-                    progress(done + 1);
+                    steps.push(Step::Done(RowOutcome::Refused(Error::Validation(vec![
+                        error,
+                    ]))));
                     continue;
                 }
             };
+            if beyond_ceiling(actor, role_id) {
+                if !batch.dry_run {
+                    self.record_refusal(actor, Action::Invite, Target::Tenant(tenant_id))
+                        .await;
+                }
+                steps.push(Step::Done(RowOutcome::Refused(Error::Forbidden)));
+                continue;
+            }
             let input = NewInvite {
                 email: row.email,
                 name: row.name,
@@ -156,37 +171,93 @@ impl Tether {
                 expires_hours: batch.expires_hours,
                 send_email: batch.send_email,
             };
-            let outcome = if beyond_ceiling(actor, role_id) {
-                if !batch.dry_run {
-                    self.record_refusal(actor, Action::Invite, Target::Tenant(tenant_id))
-                        .await;
+            steps.push(match checked_draft(&input, Some(tenant.clone())) {
+                Err(error) => Step::Done(RowOutcome::Refused(error)),
+                Ok(draft)
+                    if draft
+                        .email()
+                        .is_some_and(|email| !seen.insert(email.clone())) =>
+                {
+                    Step::Done(RowOutcome::Refused(duplicate()))
                 }
-                RowOutcome::Refused(Error::Forbidden)
-            } else {
-                match checked_draft(&input, Some(tenant.clone())) {
-                    Err(error) => RowOutcome::Refused(error),
-                    Ok(draft) => {
-                        let email = draft.email().cloned();
-                        if email
-                            .as_ref()
-                            .is_some_and(|email| !seen.insert(email.clone()))
-                        {
-                            RowOutcome::Refused(duplicate())
-                        } else if batch.dry_run {
-                            self.preview(actor, email.as_ref()).await
-                        } else {
-                            match self.issue_new(actor, &draft).await {
-                                Ok(issued) => RowOutcome::Created(Box::new(issued)),
-                                Err(error) => RowOutcome::Refused(error),
-                            }
-                        }
-                    }
-                }
-            };
-            outcomes.push(outcome);
-            progress(done + 1);
+                Ok(draft) => Step::Write(Box::new(draft)),
+            });
+        }
+
+        let mut outcomes = Vec::with_capacity(steps.len());
+        if batch.dry_run {
+            for (done, step) in steps.into_iter().enumerate() {
+                outcomes.push(match step {
+                    Step::Done(outcome) => outcome,
+                    Step::Write(draft) => self.preview(actor, draft.email()).await,
+                });
+                progress(done + 1);
+            }
+            return Ok(BatchResult { outcomes });
+        }
+        let mut steps = steps.into_iter().peekable();
+        while steps.peek().is_some() {
+            let chunk: Vec<Step> = steps.by_ref().take(WRITE_CHUNK).collect();
+            outcomes.extend(self.write_chunk(actor, chunk).await?);
+            progress(outcomes.len());
         }
         Ok(BatchResult { outcomes })
+    }
+
+    /// Writes the valid rows of `chunk` in one transaction, each in its own savepoint, and
+    /// answers every row of it in order.
+    async fn write_chunk(&self, actor: &Actor, chunk: Vec<Step>) -> Result<Vec<RowOutcome>> {
+        let mut prepared = None;
+        for step in &chunk {
+            if let Step::Write(draft) = step {
+                prepared = Some(self.prepare_issue(actor, draft).await?);
+                break;
+            }
+        }
+        let Some(prepared) = prepared else {
+            return Ok(chunk.into_iter().filter_map(Step::done).collect());
+        };
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut answers = Vec::with_capacity(chunk.len());
+        for step in chunk {
+            let draft = match step {
+                Step::Done(outcome) => {
+                    answers.push(Answer::Done(outcome));
+                    continue;
+                }
+                Step::Write(draft) => draft,
+            };
+            let mut savepoint = store::savepoint(&mut tx).await?;
+            match self
+                .write_invite(&mut savepoint, actor, &draft, None, &prepared, now)
+                .await
+            {
+                Ok(written) => {
+                    savepoint.commit().await?;
+                    answers.push(Answer::Written(Box::new(written)));
+                }
+                // Another request created an invite for the address since the check.
+                Err(Error::Database(e)) if is_second_open_invite(&e) => {
+                    drop(savepoint);
+                    let conflict = Error::Conflict(super::error::Conflict::InvitePending);
+                    answers.push(Answer::Done(RowOutcome::Refused(conflict)));
+                }
+                Err(error @ Error::Database(_)) => return Err(error),
+                Err(error) => {
+                    drop(savepoint);
+                    answers.push(Answer::Done(RowOutcome::Refused(error)));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(answers
+            .into_iter()
+            .map(|answer| match answer {
+                Answer::Done(outcome) => outcome,
+                Answer::Written(written) => RowOutcome::Created(Box::new(self.issued(*written))),
+            })
+            .collect())
     }
 
     /// What creating a checked invite for `email` would do now, reading only.
@@ -205,6 +276,31 @@ impl Tether {
             Err(error) => RowOutcome::Refused(error),
         }
     }
+}
+
+/// How many rows share a write transaction: enough that commits stop dominating, few
+/// enough that SQLite's one write lock is never held for long.
+const WRITE_CHUNK: usize = 50;
+
+/// A row after its checks: answered already, or to be written.
+enum Step {
+    Done(RowOutcome),
+    Write(Box<Draft>),
+}
+
+impl Step {
+    fn done(self) -> Option<RowOutcome> {
+        match self {
+            Self::Done(outcome) => Some(outcome),
+            Self::Write(_) => None,
+        }
+    }
+}
+
+/// A row of a chunk after its transaction's writes, before the commit.
+enum Answer {
+    Done(RowOutcome),
+    Written(Box<Written>),
 }
 
 fn resolve_role(role: &RowRole, default_role_id: Option<i64>) -> Result<i64, FieldError> {

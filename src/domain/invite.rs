@@ -409,13 +409,24 @@ impl Tether {
         draft: &Draft,
         replacing: Option<&Invite>,
     ) -> Result<IssuedInvite> {
+        let prepared = self.prepare_issue(actor, draft).await?;
+        let mut tx = self.db.begin().await?;
+        let written = self
+            .write_invite(&mut tx, actor, draft, replacing, &prepared, self.now())
+            .await?;
+        tx.commit().await?;
+        Ok(self.issued(written))
+    }
+
+    /// What writing `draft` needs that is read before the write transaction, which on SQLite
+    /// holds the database's one write lock for as long as it runs: who it is from, and for
+    /// an e-mail the sealer and the inviter's name.
+    pub(super) async fn prepare_issue(&self, actor: &Actor, draft: &Draft) -> Result<Prepared<'_>> {
         // A reminder keeps its invite's inviter; anything else is the actor's.
         let created_by = match &draft.reminder_of {
             Some(old) => old.created_by.as_ref().map(|(id, _)| *id),
             None => actor.user_id,
         };
-        // What an e-mail needs is read before the write transaction, which on SQLite holds
-        // the database's one write lock for as long as it runs.
         let (sealer, inviter) = match (&draft.email, draft.send_email) {
             (Some(_), true) => {
                 let inviter = match created_by {
@@ -429,13 +440,30 @@ impl Tether {
             }
             _ => (None, None),
         };
-        let now = self.now();
-        let mut tx = self.db.begin().await?;
+        Ok(Prepared {
+            created_by,
+            sealer,
+            inviter,
+        })
+    }
+
+    /// The writes of one invite on `tx`: the checks that need the transaction, superseding
+    /// what it replaces, the invite, its e-mail and reminder, and its audit event.
+    pub(super) async fn write_invite(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        draft: &Draft,
+        replacing: Option<&Invite>,
+        prepared: &Prepared<'_>,
+        now: Timestamp,
+    ) -> Result<Written> {
+        let created_by = prepared.created_by;
         let open = match (&draft.email, replacing) {
-            (Some(email), None) => displaced(&mut tx, actor, email, now).await?,
+            (Some(email), None) => displaced(tx, actor, email, now).await?,
             (email, replacing) => {
                 if let Some(email) = email {
-                    if store::users::email_taken(&mut tx, email).await? {
+                    if store::users::email_taken(tx, email).await? {
                         return Err(Error::Conflict(Conflict::UserExists));
                     }
                 }
@@ -447,14 +475,8 @@ impl Tether {
         };
         let mut superseded = None;
         if let Some(open) = &open {
-            if store::invites::revoke(
-                &mut tx,
-                open.id,
-                actor.user_id,
-                RevokeReason::Superseded,
-                now,
-            )
-            .await?
+            if store::invites::revoke(tx, open.id, actor.user_id, RevokeReason::Superseded, now)
+                .await?
             {
                 let event = NewAuditEvent::by(
                     actor,
@@ -463,8 +485,8 @@ impl Tether {
                     Some(open.tenant_id),
                 )
                 .target(Target::Invite(open.id.0));
-                store::audit::insert(&mut tx, &event).await?;
-                store::outbox::invite_closed(&mut tx, open.id).await?;
+                store::audit::insert(tx, &event).await?;
+                store::outbox::invite_closed(tx, open.id).await?;
                 superseded = Some(open.id);
             } else if replacing.is_some() {
                 // Accepted or revoked since we looked: a re-issue has nothing left to replace.
@@ -473,7 +495,7 @@ impl Tether {
                 // Under PostgreSQL's READ COMMITTED the invite we found may have been accepted
                 // after our check for a user: the revoke then waited for that commit and
                 // changed nothing. This statement sees the commit, and with it the new user.
-                if store::users::email_taken(&mut tx, email).await? {
+                if store::users::email_taken(tx, email).await? {
                     return Err(Error::Conflict(Conflict::UserExists));
                 }
             }
@@ -485,7 +507,7 @@ impl Tether {
             None => now.plus(draft.expiry.duration()),
         };
         let id = store::invites::insert(
-            &mut tx,
+            tx,
             store::invites::NewInvite {
                 digest: token.digest(),
                 email: draft.email.as_ref(),
@@ -498,17 +520,17 @@ impl Tether {
             },
         )
         .await?;
-        let emailed = match (&draft.email, sealer) {
+        let emailed = match (&draft.email, prepared.sealer) {
             (Some(email), Some(sealer)) => {
                 self.enqueue_invite_email(
-                    &mut tx,
+                    tx,
                     sealer,
                     id,
                     &draft.tenant,
                     email,
                     draft.name.as_ref().map(Name::as_str),
                     draft.role.label(),
-                    inviter.as_ref().map(|user| Inviter {
+                    prepared.inviter.as_ref().map(|user| Inviter {
                         name: user.name.as_str(),
                         email: &user.email,
                     }),
@@ -522,7 +544,7 @@ impl Tether {
                 // spare.
                 let remind_at = expires_at.minus(REMINDER_LEAD);
                 if draft.reminder_of.is_none() && draft.tenant.invite_reminders && remind_at > now {
-                    self.enqueue_reminder(&mut tx, id, draft.tenant.id, email, remind_at, now)
+                    self.enqueue_reminder(tx, id, draft.tenant.id, email, remind_at, now)
                         .await?;
                 }
                 true
@@ -544,24 +566,31 @@ impl Tether {
             "send_email": emailed,
             "reminder": draft.reminder_of.is_some(),
         }));
-        store::audit::insert(&mut tx, &event).await?;
-        let invite = store::invites::by_id(&mut tx, id, now)
+        store::audit::insert(tx, &event).await?;
+        let invite = store::invites::by_id(tx, id, now)
             .await?
             .ok_or(Error::NotFound("invite"))?;
-        tx.commit().await?;
-        self.metrics.invites_created.inc();
-        if emailed {
-            self.wake_delivery();
-        }
         let link = self
             .base_url
             .invite_link(draft.tenant.slug.as_ref(), &token);
-        Ok(IssuedInvite {
-            invite,
-            token,
-            link,
-            superseded,
+        Ok(Written {
+            issued: IssuedInvite {
+                invite,
+                token,
+                link,
+                superseded,
+            },
+            emailed,
         })
+    }
+
+    /// Counts a committed invite and wakes delivery for its e-mail.
+    pub(super) fn issued(&self, written: Written) -> IssuedInvite {
+        self.metrics.invites_created.inc();
+        if written.emailed {
+            self.wake_delivery();
+        }
+        written.issued
     }
 
     /// Revokes a pending or expired invite; revoking a revoked one changes nothing and
@@ -967,6 +996,19 @@ fn may_supersede(actor: &Actor, open: &Invite) -> bool {
         .is_ok_and(|scope| scope.includes(open.tenant_id))
 }
 
+/// What `write_invite` needs from before its transaction.
+pub(super) struct Prepared<'a> {
+    created_by: Option<UserId>,
+    sealer: Option<&'a crate::domain::seal::Sealer>,
+    inviter: Option<User>,
+}
+
+/// An invite written in a transaction not yet committed.
+pub(super) struct Written {
+    issued: IssuedInvite,
+    emailed: bool,
+}
+
 /// How long before an e-mailed invite expires its reminder is due.
 pub const REMINDER_LEAD: Duration = Duration::from_secs(24 * 3600);
 
@@ -1009,7 +1051,7 @@ impl Tether {
 }
 
 /// The partial unique index refused a second open invite: a concurrent create won the race.
-fn is_second_open_invite(error: &store::Error) -> bool {
+pub(super) fn is_second_open_invite(error: &store::Error) -> bool {
     matches!(error, store::Error::Unique(Constraint::OpenInviteEmail))
 }
 

@@ -368,6 +368,34 @@ impl Filters {
     }
 }
 
+/// A savepoint in the transaction on `conn`: `commit` keeps its writes, and dropping it
+/// undoes them alone, leaving the transaction usable (on PostgreSQL too, after an error).
+pub struct Savepoint<'c>(sqlx::Transaction<'c, Any>);
+
+impl Savepoint<'_> {
+    pub async fn commit(self) -> Result<()> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+impl Deref for Savepoint<'_> {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        &self.0
+    }
+}
+
+impl DerefMut for Savepoint<'_> {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.0
+    }
+}
+
+pub async fn savepoint(conn: &mut Conn) -> Result<Savepoint<'_>> {
+    Ok(Savepoint(sqlx::Connection::begin(conn).await?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
