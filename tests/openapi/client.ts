@@ -110,6 +110,22 @@ const used: Answer<"accept_invite_link", 410> = { ...problem, status: 410, code:
 const limited: Answer<"create_token", 429> = { ...problem, status: 429, code: "rate_limited" };
 const taken: Answer<"create_tenant", 409> = { ...problem, status: 409, code: "slug_taken" };
 const page: Answer<"list_invites", 200> = invites;
+// A batch answers every row: its invite, or the problem the single create would have answered.
+const createBatch: Json<"create_invite_batch"> = {
+  tenant_id: 5,
+  dry_run: true,
+  rows: [{ email: "carol@acme.com", name: "Carol Diaz", role_id: 4 }, { email: "dave@acme.com" }],
+};
+const batch: Answer<"create_invite_batch", 200> = {
+  created: 1,
+  failed: 1,
+  results: [
+    { row: 0, outcome: "created", supersedes: 12, invite: created, error: null },
+    { row: 1, outcome: "refused", supersedes: null, invite: null, error: { ...problem, code: "validation_failed" } },
+  ],
+};
+// @ts-expect-error: no such outcome
+const unknownOutcome: Schemas["InviteBatchOutcome"] = "skipped";
 const token: Answer<"create_token", 200> = {
   token: "t",
   token_type: "Bearer",
@@ -133,5 +149,5 @@ export async function inviteSomeone(
 
 export const examples = [
   created, tenant, role, event, status, unknownStatus, withToken, signIn, createInvite,
-  accept, logo, used, limited, taken, page, token,
+  accept, logo, used, limited, taken, page, token, createBatch, batch, unknownOutcome,
 ];
