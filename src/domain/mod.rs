@@ -10,6 +10,7 @@ pub mod audit;
 pub mod batch;
 pub mod batch_file;
 pub mod clock;
+pub mod destination;
 pub mod email;
 pub mod error;
 pub mod invite;
