@@ -26,7 +26,10 @@ pub enum DestinationRefusal {
     Scheme(String),
     NoHost,
     Credentials,
-    Special { address: IpAddr, range: &'static str },
+    Special {
+        address: IpAddr,
+        range: &'static str,
+    },
 }
 
 impl fmt::Display for DestinationRefusal {
@@ -50,41 +53,128 @@ impl fmt::Display for DestinationRefusal {
 }
 
 const V4_SPECIAL: &[(Ipv4Net, &str)] = &[
-    (Ipv4Net::new_assert(Ipv4Addr::new(0, 0, 0, 0), 8), "\"this network\""),
-    (Ipv4Net::new_assert(Ipv4Addr::new(10, 0, 0, 0), 8), "private (RFC 1918)"),
-    (Ipv4Net::new_assert(Ipv4Addr::new(100, 64, 0, 0), 10), "shared (carrier-grade NAT)"),
-    (Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8), "loopback"),
-    (Ipv4Net::new_assert(Ipv4Addr::new(169, 254, 0, 0), 16), "link-local"),
-    (Ipv4Net::new_assert(Ipv4Addr::new(172, 16, 0, 0), 12), "private (RFC 1918)"),
-    (Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 0, 0), 24), "protocol assignment"),
-    (Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 2, 0), 24), "documentation"),
-    (Ipv4Net::new_assert(Ipv4Addr::new(192, 88, 99, 0), 24), "6to4 relay"),
-    (Ipv4Net::new_assert(Ipv4Addr::new(192, 168, 0, 0), 16), "private (RFC 1918)"),
-    (Ipv4Net::new_assert(Ipv4Addr::new(198, 18, 0, 0), 15), "benchmarking"),
-    (Ipv4Net::new_assert(Ipv4Addr::new(198, 51, 100, 0), 24), "documentation"),
-    (Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 0), 24), "documentation"),
-    (Ipv4Net::new_assert(Ipv4Addr::new(224, 0, 0, 0), 4), "multicast"),
-    (Ipv4Net::new_assert(Ipv4Addr::new(240, 0, 0, 0), 4), "reserved"),
+    (
+        Ipv4Net::new_assert(Ipv4Addr::new(0, 0, 0, 0), 8),
+        "\"this network\"",
+    ),
+    (
+        Ipv4Net::new_assert(Ipv4Addr::new(10, 0, 0, 0), 8),
+        "private (RFC 1918)",
+    ),
+    (
+        Ipv4Net::new_assert(Ipv4Addr::new(100, 64, 0, 0), 10),
+        "shared (carrier-grade NAT)",
+    ),
+    (
+        Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8),
+        "loopback",
+    ),
+    (
+        Ipv4Net::new_assert(Ipv4Addr::new(169, 254, 0, 0), 16),
+        "link-local",
+    ),
+    (
+        Ipv4Net::new_assert(Ipv4Addr::new(172, 16, 0, 0), 12),
+        "private (RFC 1918)",
+    ),
+    (
+        Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 0, 0), 24),
+        "protocol assignment",
+    ),
+    (
+        Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 2, 0), 24),
+        "documentation",
+    ),
+    (
+        Ipv4Net::new_assert(Ipv4Addr::new(192, 88, 99, 0), 24),
+        "6to4 relay",
+    ),
+    (
+        Ipv4Net::new_assert(Ipv4Addr::new(192, 168, 0, 0), 16),
+        "private (RFC 1918)",
+    ),
+    (
+        Ipv4Net::new_assert(Ipv4Addr::new(198, 18, 0, 0), 15),
+        "benchmarking",
+    ),
+    (
+        Ipv4Net::new_assert(Ipv4Addr::new(198, 51, 100, 0), 24),
+        "documentation",
+    ),
+    (
+        Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 0), 24),
+        "documentation",
+    ),
+    (
+        Ipv4Net::new_assert(Ipv4Addr::new(224, 0, 0, 0), 4),
+        "multicast",
+    ),
+    (
+        Ipv4Net::new_assert(Ipv4Addr::new(240, 0, 0, 0), 4),
+        "reserved",
+    ),
 ];
 
 const V6_SPECIAL: &[(Ipv6Net, &str)] = &[
-    (Ipv6Net::new_assert(Ipv6Addr::UNSPECIFIED, 128), "unspecified"),
+    (
+        Ipv6Net::new_assert(Ipv6Addr::UNSPECIFIED, 128),
+        "unspecified",
+    ),
     (Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128), "loopback"),
     // Both forms that carry an IPv4 address in the last 32 bits: IPv4-mapped
     // (::ffff:0:0/96) and the deprecated IPv4-compatible (::/96).
-    (Ipv6Net::new_assert(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96), "IPv4-mapped IPv6"),
-    (Ipv6Net::new_assert(Ipv6Addr::UNSPECIFIED, 96), "IPv4-compatible IPv6"),
-    (Ipv6Net::new_assert(Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96), "NAT64"),
-    (Ipv6Net::new_assert(Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48), "NAT64"),
-    (Ipv6Net::new_assert(Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64), "discard-only"),
-    (Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 32), "Teredo"),
-    (Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32), "documentation"),
-    (Ipv6Net::new_assert(Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16), "6to4"),
-    (Ipv6Net::new_assert(Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20), "documentation"),
-    (Ipv6Net::new_assert(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7), "unique-local"),
-    (Ipv6Net::new_assert(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10), "link-local"),
-    (Ipv6Net::new_assert(Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10), "site-local"),
-    (Ipv6Net::new_assert(Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8), "multicast"),
+    (
+        Ipv6Net::new_assert(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96),
+        "IPv4-mapped IPv6",
+    ),
+    (
+        Ipv6Net::new_assert(Ipv6Addr::UNSPECIFIED, 96),
+        "IPv4-compatible IPv6",
+    ),
+    (
+        Ipv6Net::new_assert(Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96),
+        "NAT64",
+    ),
+    (
+        Ipv6Net::new_assert(Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48),
+        "NAT64",
+    ),
+    (
+        Ipv6Net::new_assert(Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64),
+        "discard-only",
+    ),
+    (
+        Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 32),
+        "Teredo",
+    ),
+    (
+        Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32),
+        "documentation",
+    ),
+    (
+        Ipv6Net::new_assert(Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16),
+        "6to4",
+    ),
+    (
+        Ipv6Net::new_assert(Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20),
+        "documentation",
+    ),
+    (
+        Ipv6Net::new_assert(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7),
+        "unique-local",
+    ),
+    (
+        Ipv6Net::new_assert(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10),
+        "link-local",
+    ),
+    (
+        Ipv6Net::new_assert(Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10),
+        "site-local",
+    ),
+    (
+        Ipv6Net::new_assert(Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8),
+        "multicast",
+    ),
 ];
 
 /// The special range `address` falls in, if any; `None` for a public address.
@@ -188,7 +278,10 @@ mod tests {
         // The URL parser reads an address however it is written.
         assert_eq!(refused_range("https://2130706433/"), "loopback");
         assert_eq!(refused_range("https://0x7f.1/"), "loopback");
-        assert_eq!(refused_range("https://[0:0:0:0:0:ffff:7f00:1]/"), "IPv4-mapped IPv6");
+        assert_eq!(
+            refused_range("https://[0:0:0:0:0:ffff:7f00:1]/"),
+            "IPv4-mapped IPv6"
+        );
     }
 
     #[test]
@@ -208,14 +301,25 @@ mod tests {
             STRICT.check_url("https://user:pw@hooks.example.com/"),
             Err(DestinationRefusal::Credentials)
         );
-        assert_eq!(STRICT.check_url("not a url"), Err(DestinationRefusal::NotAUrl));
+        assert_eq!(
+            STRICT.check_url("not a url"),
+            Err(DestinationRefusal::NotAUrl)
+        );
         let open = DestinationPolicy {
             allow_http: true,
             allow_private: true,
         };
         assert!(open.check_url("http://127.0.0.1:9000/hook").is_ok());
-        assert!(open.check_address("::ffff:127.0.0.1".parse().unwrap()).is_ok());
-        let sentence = STRICT.check_url("https://10.0.0.1/").unwrap_err().to_string();
-        assert!(sentence.contains("10.0.0.1 is a private (RFC 1918) address"), "{sentence}");
+        assert!(open
+            .check_address("::ffff:127.0.0.1".parse().unwrap())
+            .is_ok());
+        let sentence = STRICT
+            .check_url("https://10.0.0.1/")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            sentence.contains("10.0.0.1 is a private (RFC 1918) address"),
+            "{sentence}"
+        );
     }
 }

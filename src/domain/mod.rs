@@ -29,6 +29,7 @@ pub mod setup;
 pub mod tenant;
 pub mod token;
 pub mod user;
+pub mod webhook_signing;
 
 use std::sync::Arc;
 
