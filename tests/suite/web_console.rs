@@ -21,6 +21,7 @@ crate::on_both_engines!(
     console_pages_do_not_exist_on_a_clients_host,
     the_msp_tenant_is_not_a_client_to_edit,
     a_refused_logo_leaves_the_client_as_it_was,
+    pending_invites_are_filtered_by_tenant_and_email_and_say_who_invited,
     unreadable_addresses_and_oversized_forms_get_pages,
     invite_forms_offer_e_mail_only_when_it_is_set_up,
     an_invite_is_e_mailed_from_team_and_a_failed_one_is_sent_again,
@@ -804,5 +805,68 @@ async fn an_invite_is_e_mailed_from_team_and_a_failed_one_is_sent_again(app: Tes
         app.count("SELECT COUNT(*) FROM outbox WHERE state = 'queued' AND topic = 'invite'")
             .await,
         1
+    );
+}
+
+async fn pending_invites_are_filtered_by_tenant_and_email_and_say_who_invited(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let globex = app.client("Globex", "globex").await;
+    let (_, dana) = app
+        .user("dana@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    app.invite_as(&dana, "ana@acme.com", &acme, Role::ClientUser)
+        .await
+        .unwrap();
+    app.invite("bo@acme.com", &acme, Role::ClientUser).await;
+    app.invite("cy@globex.com", &globex, Role::ClientUser).await;
+    let api = app.api().await;
+    let browser = sign_in(&app, &api, MSP, "dana@atechsolutions.org").await;
+
+    let all = text(&browser.get(&api, MSP, "/users/invites").await);
+    for email in ["ana@acme.com", "bo@acme.com", "cy@globex.com"] {
+        assert!(all.contains(email), "{email} is listed");
+    }
+    assert!(
+        all.contains("<th scope=\"col\">Invited by</th>")
+            && all.contains("<th scope=\"col\">Created</th>")
+    );
+    assert!(
+        all.contains("<td>dana@atechsolutions.org</td>"),
+        "Dana's invite names her"
+    );
+    assert!(
+        all.contains("<td>Command line</td>"),
+        "the operator's invites say so"
+    );
+
+    let acme_only = text(
+        &browser
+            .get(
+                &api,
+                MSP,
+                &format!("/users/invites?tenant_id={}", acme.id.0),
+            )
+            .await,
+    );
+    assert!(acme_only.contains("ana@acme.com") && acme_only.contains("bo@acme.com"));
+    assert!(!acme_only.contains("cy@globex.com"));
+    assert!(acme_only.contains(&format!(
+        "<option value=\"{}\" selected>Acme Corp</option>",
+        acme.id.0
+    )));
+
+    let one = text(
+        &browser
+            .get(&api, MSP, "/users/invites?tenant_id=&email=BO%40acme.com")
+            .await,
+    );
+    assert!(
+        one.contains("bo@acme.com")
+            && !one.contains("ana@acme.com")
+            && !one.contains("cy@globex.com")
+    );
+    assert!(
+        one.contains("value=\"BO@acme.com\""),
+        "the search keeps what was typed"
     );
 }

@@ -907,6 +907,9 @@ pub struct InviteRow {
     pub tenant: String,
     pub status: &'static str,
     pub expires: String,
+    pub created: String,
+    /// Who made it: their email, or the command line (the system's own links too).
+    pub invited_by: String,
     /// How its e-mail is doing, for people ("E-mailed 3 Dec 2026, 10:00 UTC"), if it was
     /// e-mailed; and the state, for styling.
     pub delivery: Option<(&'static str, String)>,
@@ -922,8 +925,11 @@ struct InvitesPage {
     invites: Vec<InviteRow>,
     /// The next page's cursor, when there are older invites than these.
     older: Option<String>,
-    /// The filter the "Older" link keeps: `&tenant_id=3`, or nothing.
+    /// The filter the "Older" link keeps: `&tenant_id=3&email=…`, or nothing.
     filter_query: String,
+    /// The filter's choices: the tenants, the chosen one marked, and the email searched.
+    tenants: Vec<(i64, String, bool)>,
+    email: String,
     show_tenant: bool,
     can_reissue: bool,
     action_base: &'static str,
@@ -937,6 +943,7 @@ pub async fn open_invites(
     app: &AppState,
     member: &Member,
     tenant: Option<TenantId>,
+    email: Option<String>,
     cursor: Option<&str>,
 ) -> Result<(Vec<InviteRow>, Option<String>), Error> {
     let actor = &member.signed_in.actor;
@@ -944,6 +951,7 @@ pub async fn open_invites(
     let query = InviteQuery {
         status: StatusFilter::Open,
         tenant_id: tenant,
+        email,
         page: PageRequest::parse(cursor, Some(MAX_LIMIT))
             .map_err(|e| Error::Validation(vec![e]))?,
         ..InviteQuery::default()
@@ -962,6 +970,11 @@ pub async fn open_invites(
             tenant: names.get(&i.tenant_id.0).cloned().unwrap_or_default(),
             status: i.status.as_str(),
             expires: i.expires_at.to_date_time_from(app.tether.now()),
+            created: i.created_at.to_date_time_from(app.tether.now()),
+            invited_by: i.created_by.as_ref().map_or_else(
+                || String::from("Command line"),
+                |(_, email)| email.to_string(),
+            ),
             send_again: app.tether.mail_enabled()
                 && i.delivery
                     .as_ref()
@@ -970,6 +983,21 @@ pub async fn open_invites(
         })
         .collect();
     Ok((rows, page.next_cursor))
+}
+
+/// The query string a list's "Older" link keeps its filters with.
+fn filter_query(tenant_id: Option<i64>, email: Option<&str>) -> String {
+    let mut query = String::new();
+    if let Some(id) = tenant_id {
+        query.push_str(&format!("&tenant_id={id}"));
+    }
+    if let Some(email) = email {
+        query.push_str(&format!(
+            "&email={}",
+            percent_encoding::utf8_percent_encode(email, percent_encoding::NON_ALPHANUMERIC)
+        ));
+    }
+    query
 }
 
 /// An invite whose recipient asked for a fresh link that nobody has sent yet.
@@ -1054,7 +1082,9 @@ pub struct ListPlace {
 #[derive(Debug, Deserialize)]
 pub struct InvitesPlace {
     pub cursor: Option<String>,
-    pub tenant_id: Option<i64>,
+    /// Empty when the filter's "All tenants" is chosen.
+    pub tenant_id: Option<String>,
+    pub email: Option<String>,
 }
 
 /// `GET /users/invites`: **Pending Invites** across all tenants, expired ones too.
@@ -1063,8 +1093,18 @@ pub async fn pending_invites(
     Staff(member): Staff,
     Query(place): Query<InvitesPlace>,
 ) -> Response {
-    let tenant = place.tenant_id.map(TenantId);
-    let listed = match open_invites(&app, &member, tenant, place.cursor.as_deref()).await {
+    let tenant_id = place
+        .tenant_id
+        .as_deref()
+        .and_then(|id| id.trim().parse().ok());
+    let tenant = tenant_id.map(TenantId);
+    let email = place.email.clone().filter(|typed| !typed.trim().is_empty());
+    let tenants = match app.tether.list_tenants(&member.signed_in.actor).await {
+        Ok(tenants) => tenants,
+        Err(error) => return refusal(&member.tenant, &error),
+    };
+    let cursor = place.cursor.as_deref();
+    let listed = match open_invites(&app, &member, tenant, email.clone(), cursor).await {
         Ok(listed) => renewal_requests(&app, &member, None)
             .await
             .map(|requests| (listed, requests)),
@@ -1077,10 +1117,9 @@ pub async fn pending_invites(
                 heading: "Pending invites",
                 invites,
                 older,
-                filter_query: place
-                    .tenant_id
-                    .map(|id| format!("&tenant_id={id}"))
-                    .unwrap_or_default(),
+                filter_query: filter_query(tenant_id, email.as_deref()),
+                tenants: tenant_choices(&tenants, tenant_id),
+                email: email.unwrap_or_default(),
                 show_tenant: true,
                 can_reissue: true,
                 action_base: "/users/invites",

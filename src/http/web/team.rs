@@ -71,7 +71,7 @@ async fn team_page(
     let users = app.tether.list_users(actor, query).await?.items;
     let is_admin = member.may(Action::Invite);
     let (invites, older) = if is_admin {
-        open_invites(app, member, Some(member.tenant.id), cursor).await?
+        open_invites(app, member, Some(member.tenant.id), None, cursor).await?
     } else {
         (Vec::new(), None)
     };
