@@ -9,8 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::net::TcpListener;
 
 use crate::config::{
-    AdminCommand, Cli, Command, Format, InviteCommand, MailCommand, OutboxCommand, ServeArgs,
-    TenantCommand, UserCommand,
+    AdminCommand, Cli, Command, Format, ImportArgs, InviteCommand, MailCommand, OutboxCommand,
+    ServeArgs, TenantCommand, UserCommand,
 };
 use crate::domain::actor::Actor;
 use crate::domain::batch::{InviteBatch, RowOutcome};
@@ -578,6 +578,17 @@ async fn tenant(tether: &Tether, operator: &Actor, command: TenantCommand) -> Re
     }
 }
 
+/// `--expires 24h|3d|7d` in hours; `None` when not given.
+fn expires_hours(expires: Option<&str>) -> Result<Option<i64>, CliError> {
+    expires
+        .map(|expires| {
+            Expiry::parse_short(expires)
+                .map(|expiry| i64::from(expiry.hours()))
+                .map_err(|_| fail("--expires must be 24h, 3d or 7d"))
+        })
+        .transpose()
+}
+
 /// The entries of `--allowed-domains a.com,b.com`.
 fn domain_list(typed: &str) -> Vec<String> {
     typed
@@ -610,14 +621,7 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
             send,
         } => {
             let role = parse_role(&role)?;
-            let expires_hours = match expires {
-                Some(expires) => Some(i64::from(
-                    Expiry::parse_short(&expires)
-                        .map_err(|_| fail("--expires must be 24h, 3d or 7d"))?
-                        .hours(),
-                )),
-                None => None,
-            };
+            let expires_hours = expires_hours(expires.as_deref())?;
             let tenant = resolve_tenant(tether, &tenant).await?;
             let input = NewInvite {
                 email,
@@ -642,24 +646,7 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
             println!("{}", issued.link);
             Ok(())
         }
-        InviteCommand::Import {
-            file,
-            tenant,
-            role,
-            expires,
-            send,
-            dry_run,
-        } => {
-            let import = Import {
-                file,
-                tenant,
-                role,
-                expires,
-                send,
-                dry_run,
-            };
-            import_invites(tether, operator, import).await
-        }
+        InviteCommand::Import(import) => import_invites(tether, operator, import).await,
         InviteCommand::List {
             status,
             tenant,
@@ -741,16 +728,9 @@ async fn invite(tether: &Tether, operator: &Actor, command: InviteCommand) -> Re
             Ok(())
         }
         InviteCommand::Reissue { id, expires, send } => {
-            let hours = match expires {
-                Some(expires) => Some(
-                    Expiry::parse_short(&expires)
-                        .map_err(|_| fail("--expires must be 24h, 3d or 7d"))?
-                        .hours(),
-                ),
-                None => None,
-            };
+            let hours = expires_hours(expires.as_deref())?;
             let issued = tether
-                .reissue_invite(operator, InviteId(id), hours.map(i64::from), send)
+                .reissue_invite(operator, InviteId(id), hours, send)
                 .await?;
             eprintln!(
                 "Invite {} replaces invite {id}, valid until {}:",
@@ -788,20 +768,14 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-/// `tether invite import`'s arguments.
-struct Import {
-    file: std::path::PathBuf,
-    tenant: String,
-    role: Option<String>,
-    expires: Option<String>,
-    send: bool,
-    dry_run: bool,
-}
-
 /// Invites everyone in a CSV file: a progress bar and each refused row on standard error,
 /// `email,link` (or, for a dry run, what each row would do) as CSV on standard output; fails
 /// when any row was refused.
-async fn import_invites(tether: &Tether, operator: &Actor, import: Import) -> Result<(), CliError> {
+async fn import_invites(
+    tether: &Tether,
+    operator: &Actor,
+    import: ImportArgs,
+) -> Result<(), CliError> {
     let bytes = if import.file.as_os_str() == "-" {
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
@@ -817,14 +791,7 @@ async fn import_invites(tether: &Tether, operator: &Actor, import: Import) -> Re
     };
     let rows = read_batch_file(&bytes)?;
     let default_role = import.role.as_deref().map(parse_role).transpose()?;
-    let expires_hours = match import.expires {
-        Some(expires) => Some(i64::from(
-            Expiry::parse_short(&expires)
-                .map_err(|_| fail("--expires must be 24h, 3d or 7d"))?
-                .hours(),
-        )),
-        None => None,
-    };
+    let expires_hours = expires_hours(import.expires.as_deref())?;
     let tenant = resolve_tenant(tether, &import.tenant).await?;
     let lines: Vec<u64> = rows.iter().map(|row| row.line).collect();
     let emails: Vec<String> = rows.iter().map(|row| row.row.email.clone()).collect();

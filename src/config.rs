@@ -288,26 +288,7 @@ pub enum InviteCommand {
     },
     /// Invite everyone in a CSV file (columns email, and optionally name and role): prints
     /// `email,link` for each invite created, and each refused row on standard error.
-    Import {
-        /// The CSV file, or - for standard input.
-        file: std::path::PathBuf,
-        /// A client's slug, or `msp` for MSP staff.
-        #[arg(long)]
-        tenant: String,
-        /// The role of rows that name none: msp_admin, msp_technician, client_admin or
-        /// client_user.
-        #[arg(long)]
-        role: Option<String>,
-        /// 24h, 3d or 7d; 3d if not given.
-        #[arg(long)]
-        expires: Option<String>,
-        /// Also e-mail each link (a running `tether serve` delivers them).
-        #[arg(long)]
-        send: bool,
-        /// Only say what each row would do; create nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Import(ImportArgs),
     /// List invites, newest first.
     List {
         /// pending, accepted, revoked, expired or all; pending if not given.
@@ -333,4 +314,27 @@ pub enum InviteCommand {
         #[arg(long)]
         send: bool,
     },
+}
+
+/// `tether invite import`'s arguments.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The CSV file, or - for standard input.
+    pub file: std::path::PathBuf,
+    /// A client's slug, or `msp` for MSP staff.
+    #[arg(long)]
+    pub tenant: String,
+    /// The role of rows that name none: msp_admin, msp_technician, client_admin or
+    /// client_user.
+    #[arg(long)]
+    pub role: Option<String>,
+    /// 24h, 3d or 7d; 3d if not given.
+    #[arg(long)]
+    pub expires: Option<String>,
+    /// Also e-mail each link (a running `tether serve` delivers them).
+    #[arg(long)]
+    pub send: bool,
+    /// Only say what each row would do; create nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
