@@ -37,7 +37,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Arc::new(SystemClock),
         PasswordHasher::new(1)?,
         BaseUrl::parse("http://localhost:8080")?,
-    )
+        tether::http::api::events::event_bodies(),
+    )?
     .with_mailer(Mailer::from_settings(
         &settings,
         "noreply@bench.example.com",

@@ -10,12 +10,13 @@ use tokio::net::TcpListener;
 
 use crate::config::{
     AdminCommand, Cli, Command, Format, ImportArgs, InviteCommand, MailCommand, OutboxCommand,
-    ServeArgs, TenantCommand, UserCommand,
+    ServeArgs, TenantCommand, UserCommand, WebhookCommand,
 };
 use crate::domain::actor::Actor;
 use crate::domain::batch::{InviteBatch, RowOutcome};
 use crate::domain::batch_file::read_batch_file;
 use crate::domain::clock::SystemClock;
+use crate::domain::destination::DestinationPolicy;
 use crate::domain::error::{sentence, Error};
 use crate::domain::invite::{Expiry, InviteId, InviteQuery, NewInvite, StatusFilter};
 use crate::domain::links::BaseUrl;
@@ -26,9 +27,10 @@ use crate::domain::password::PasswordHasher;
 use crate::domain::role::Role;
 use crate::domain::tenant::{NewTenant, Tenant, TenantChanges, TenantId};
 use crate::domain::user::{UserChanges, UserQuery};
+use crate::domain::webhook::{NewWebhook, WebhookId};
 use crate::domain::Tether;
 // `--format json` prints the API's own objects, so that scripts read one shape everywhere.
-use crate::http::api::body::{InviteBody, OutboxMessageBody, TenantBody, UserBody};
+use crate::http::api::body::{InviteBody, OutboxMessageBody, TenantBody, UserBody, WebhookBody};
 use crate::http::limits::{LimitSettings, RateLimits};
 use crate::http::{self, AppState};
 use crate::store::{self, Db};
@@ -109,8 +111,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         PasswordHasher::per_core()
             .map_err(|e| fail(format!("cannot start the password hashing threads: {e}")))?,
         base_url,
-    )
-    .with_mailer(mailer);
+        crate::http::api::events::event_bodies(),
+    )?
+    .with_mailer(mailer)
+    .with_webhook_policy(DestinationPolicy {
+        allow_http: cli.webhook_allow_http,
+        allow_private: cli.webhook_allow_private,
+    })?;
     let msp_name = match &cli.command {
         Command::Serve(args) => args.msp_name.as_str(),
         _ => "Tether",
@@ -134,6 +141,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Mail(MailCommand::Test { to }) => mail_test(&tether, &to).await,
         Command::Outbox(command) => outbox(&tether, &operator, command).await,
         Command::User(command) => user(&tether, &operator, command).await,
+        Command::Webhook(command) => webhook(&tether, &operator, command).await,
     };
     tether.close().await;
     result
@@ -597,6 +605,85 @@ fn domain_list(typed: &str) -> Vec<String> {
         .filter(|entry| !entry.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+async fn webhook(
+    tether: &Tether,
+    operator: &Actor,
+    command: WebhookCommand,
+) -> Result<(), CliError> {
+    match command {
+        WebhookCommand::Add {
+            url,
+            description,
+            events,
+            tenants,
+            disabled,
+        } => {
+            let tenant_ids = match tenants {
+                Some(list) => {
+                    let mut ids = Vec::new();
+                    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                        ids.push(resolve_tenant(tether, name).await?.id.0);
+                    }
+                    Some(ids)
+                }
+                None => None,
+            };
+            let input = NewWebhook {
+                url,
+                description,
+                event_types: events.split(',').map(|e| e.trim().to_owned()).collect(),
+                tenant_ids,
+                enabled: !disabled,
+            };
+            let created = tether.create_webhook(operator, input).await?;
+            println!(
+                "Webhook {} added for {}. Its signing secret, shown only now:",
+                created.webhook.id.0, created.webhook.url
+            );
+            println!("{}", created.secret.expose());
+            Ok(())
+        }
+        WebhookCommand::List { format } => {
+            let hooks = tether.list_webhooks(operator).await?;
+            if format == Format::Json {
+                return print_json(hooks.into_iter().map(WebhookBody::from));
+            }
+            let rows: Vec<Vec<String>> = hooks
+                .iter()
+                .map(|hook| {
+                    let state = match (&hook.enabled, &hook.disabled_reason) {
+                        (true, _) => String::from("on"),
+                        (false, Some(reason)) => format!("off: {reason}"),
+                        (false, None) => String::from("off"),
+                    };
+                    vec![
+                        hook.id.0.to_string(),
+                        hook.url.clone(),
+                        hook.event_types.names().join(","),
+                        state,
+                        hook.description.clone(),
+                    ]
+                })
+                .collect();
+            print_table(&["ID", "URL", "EVENTS", "STATE", "DESCRIPTION"], &rows);
+            Ok(())
+        }
+        WebhookCommand::Remove { id } => {
+            tether.delete_webhook(operator, WebhookId(id)).await?;
+            println!("Webhook {id} removed.");
+            Ok(())
+        }
+        WebhookCommand::Test { id } => {
+            let message = tether.send_test_event(operator, WebhookId(id)).await?;
+            println!(
+                "A webhook.test event is queued as outbox message {}; a running `tether serve` delivers it.",
+                message.0
+            );
+            Ok(())
+        }
+    }
 }
 
 async fn resolve_tenant(tether: &Tether, name: &str) -> Result<Tenant, CliError> {

@@ -46,6 +46,15 @@ pub struct Cli {
     #[arg(long, env = "TETHER_MAIL_DIR", global = true)]
     pub mail_dir: Option<std::path::PathBuf>,
 
+    /// Allow webhook URLs that start with http:// (without it, only https://).
+    #[arg(long, env = "TETHER_WEBHOOK_ALLOW_HTTP", global = true)]
+    pub webhook_allow_http: bool,
+
+    /// Allow webhooks to loopback, private, link-local and other special addresses (a
+    /// receiver on this machine or inside the network).
+    #[arg(long, env = "TETHER_WEBHOOK_ALLOW_PRIVATE", global = true)]
+    pub webhook_allow_private: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -74,6 +83,41 @@ pub enum Command {
     /// Help users back into their accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Tell the MSP's other tools what happens: webhook endpoints.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Add an endpoint and print its signing secret (shown this once).
+    Add {
+        /// Where events are posted: https://… (http:// only with --webhook-allow-http).
+        url: String,
+        /// What the endpoint is for, for people.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// The event types it wants, separated by commas (invite.created,invite.accepted…),
+        /// or * for all.
+        #[arg(long, default_value = "*")]
+        events: String,
+        /// Only these clients' events (slugs separated by commas, or msp); all if not given.
+        #[arg(long)]
+        tenants: Option<String>,
+        /// Add it turned off.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List the endpoints.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Remove an endpoint and its delivery log.
+    Remove { id: i64 },
+    /// Send a webhook.test event to an endpoint through the outbox (a running `tether
+    /// serve` delivers it).
+    Test { id: i64 },
 }
 
 /// How a list command prints: a table for people, or the API's objects as JSON for scripts.

@@ -56,6 +56,7 @@ pub struct Metrics {
     outbox_messages: Family<KindLabels, Gauge>,
     outbox_attempts: Family<KindLabels, Counter>,
     outbox_oldest_due: Gauge<f64, std::sync::atomic::AtomicU64>,
+    webhook_endpoints: Family<ReasonLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -73,6 +74,7 @@ impl Default for Metrics {
         let outbox_messages = Family::<KindLabels, Gauge>::default();
         let outbox_attempts = Family::<KindLabels, Counter>::default();
         let outbox_oldest_due = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let webhook_endpoints = Family::<ReasonLabel, Gauge>::default();
         registry.register(
             "http_requests",
             "HTTP requests by method, route template and status",
@@ -123,6 +125,11 @@ impl Default for Metrics {
             "How long the oldest due outbox message has waited; 0 when none is due",
             outbox_oldest_due.clone(),
         );
+        registry.register(
+            "webhook_endpoints",
+            "Webhook endpoints by state: on, or off (turned off by hand, by a 410 Gone or after five days of failures)",
+            webhook_endpoints.clone(),
+        );
         Self {
             registry,
             requests,
@@ -135,6 +142,7 @@ impl Default for Metrics {
             outbox_messages,
             outbox_attempts,
             outbox_oldest_due,
+            webhook_endpoints,
         }
     }
 }
@@ -180,6 +188,16 @@ impl Metrics {
                 .set(*count);
         }
         self.outbox_oldest_due.set(oldest_due_secs);
+    }
+
+    /// Webhook endpoints that are on and off, as the database has them now.
+    pub fn set_webhook_endpoints(&self, on: i64, off: i64) {
+        self.webhook_endpoints
+            .get_or_create(&[("state", "on")])
+            .set(on);
+        self.webhook_endpoints
+            .get_or_create(&[("state", "off")])
+            .set(off);
     }
 
     pub fn render(&self) -> String {

@@ -766,7 +766,9 @@ fn enqueue_backlog(database: &str, count: usize) {
             std::sync::Arc::new(tether::domain::clock::SystemClock),
             tether::domain::password::PasswordHasher::new(1).unwrap(),
             tether::domain::links::BaseUrl::parse("http://localhost:8080").unwrap(),
+            tether::http::api::events::event_bodies(),
         )
+        .unwrap()
         .with_mailer(mailer);
         let msp = app.ensure_msp_tenant("Tether").await.unwrap();
         let operator = tether::domain::actor::Actor::operator(msp.id);

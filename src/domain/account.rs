@@ -10,6 +10,7 @@ use super::name::Name;
 use super::password::Password;
 use super::session::{Authenticated, SessionId, SessionInfo, SessionKind, WEB_IDLE};
 use super::user::User;
+use super::webhook::{EventType, Subject};
 use super::Tether;
 use crate::store;
 
@@ -39,6 +40,13 @@ impl Tether {
         .target(Target::User(me.user.id))
         .detail(json!({ "name": name.as_str(), "by": "self" }));
         store::audit::insert(&mut tx, &event).await?;
+        self.emit(
+            &mut tx,
+            EventType::UserUpdated,
+            Subject::User(me.user.id),
+            now,
+        )
+        .await?;
         let user = store::users::by_id(&mut tx, me.user.id)
             .await?
             .ok_or(Error::NotFound("user"))?;

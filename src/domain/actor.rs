@@ -42,6 +42,8 @@ pub enum Action {
     ReadAudit,
     /// See and retry what the outbox sends (delivery.md §8).
     SeeOutbox,
+    /// Webhook endpoints and their deliveries (delivery.md §14): MSP admins only.
+    ManageWebhooks,
 }
 
 /// How far an action reaches for a role.
@@ -60,6 +62,8 @@ pub fn reach(role: Role, action: Action) -> Reach {
     match (action, role) {
         (ManageTenants, MspAdmin) => AllTenants,
         (ManageTenants, _) => Nothing,
+        (ManageWebhooks, MspAdmin) => AllTenants,
+        (ManageWebhooks, _) => Nothing,
 
         (SeeTenants | SeeUsers, MspAdmin | MspTechnician) => AllTenants,
         (SeeTenants | SeeUsers, ClientAdmin | ClientUser) => OwnTenant,
@@ -177,6 +181,7 @@ mod tests {
             (SeeUsers, [AllTenants, AllTenants, OwnTenant, OwnTenant]),
             (ManageUsers, [AllTenants, Nothing, OwnTenant, Nothing]),
             (ReadAudit, [AllTenants, Nothing, OwnTenant, Nothing]),
+            (ManageWebhooks, [AllTenants, Nothing, Nothing, Nothing]),
         ];
         for (action, reaches) in expected {
             for (role, want) in Role::ALL.into_iter().zip(reaches) {

@@ -33,6 +33,10 @@ pub enum AuditAction {
     TenantCreated,
     TenantChanged,
     TenantBrandingChanged,
+    WebhookCreated,
+    WebhookChanged,
+    WebhookDeleted,
+    WebhookSecretRotated,
     AccessRefused,
 }
 
@@ -58,6 +62,10 @@ impl AuditAction {
             Self::TenantCreated => "tenant.created",
             Self::TenantChanged => "tenant.changed",
             Self::TenantBrandingChanged => "tenant.branding_changed",
+            Self::WebhookCreated => "webhook.created",
+            Self::WebhookChanged => "webhook.changed",
+            Self::WebhookDeleted => "webhook.deleted",
+            Self::WebhookSecretRotated => "webhook.secret_rotated",
             Self::AccessRefused => "access.refused",
         }
     }

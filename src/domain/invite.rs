@@ -21,6 +21,7 @@ use super::setup::end_first_admin_links;
 use super::tenant::{Tenant, TenantId};
 use super::token::Token;
 use super::user::{User, UserId};
+use super::webhook::{EventType, Subject};
 use super::Tether;
 use crate::store::{self, Constraint};
 
@@ -487,6 +488,8 @@ impl Tether {
                 .target(Target::Invite(open.id.0));
                 store::audit::insert(tx, &event).await?;
                 store::outbox::invite_closed(tx, open.id).await?;
+                self.emit(tx, EventType::InviteRevoked, Subject::Invite(open.id), now)
+                    .await?;
                 superseded = Some(open.id);
             } else if replacing.is_some() {
                 // Accepted or revoked since we looked: a re-issue has nothing left to replace.
@@ -567,6 +570,8 @@ impl Tether {
             "reminder": draft.reminder_of.is_some(),
         }));
         store::audit::insert(tx, &event).await?;
+        self.emit(tx, EventType::InviteCreated, Subject::Invite(id), now)
+            .await?;
         let invite = store::invites::by_id(tx, id, now)
             .await?
             .ok_or(Error::NotFound("invite"))?;
@@ -621,6 +626,8 @@ impl Tether {
         .target(Target::Invite(id.0));
         store::audit::insert(&mut tx, &event).await?;
         store::outbox::invite_closed(&mut tx, id).await?;
+        self.emit(&mut tx, EventType::InviteRevoked, Subject::Invite(id), now)
+            .await?;
         tx.commit().await?;
         self.metrics.invites_revoked.inc();
         Ok(())
@@ -822,6 +829,15 @@ impl Tether {
             .detail(json!({ "email": email.as_str(), "role": invite.role.name(), "invite_id": invite.id.0 })),
         )
         .await?;
+        self.emit(
+            &mut tx,
+            EventType::InviteAccepted,
+            Subject::Invite(invite.id),
+            now,
+        )
+        .await?;
+        self.emit(&mut tx, EventType::UserCreated, Subject::User(user_id), now)
+            .await?;
         let user = store::users::by_id(&mut tx, user_id)
             .await?
             .ok_or(Error::NotFound("user"))?;

@@ -29,6 +29,8 @@ pub mod setup;
 pub mod tenant;
 pub mod token;
 pub mod user;
+pub mod webhook;
+pub mod webhook_sender;
 pub mod webhook_signing;
 
 use std::sync::Arc;
@@ -53,6 +55,11 @@ pub struct Tether {
     mailer: Option<Arc<Mailer>>,
     /// This process's side of the outbox: its sealing key, its workers' wake-up.
     outbox: Arc<outbox::Local>,
+    /// Where webhooks may go, and the client that posts them.
+    webhook_policy: destination::DestinationPolicy,
+    webhooks: Arc<webhook_sender::WebhookSender>,
+    /// The API's JSON for the objects events carry.
+    event_bodies: Arc<dyn webhook::EventBodies>,
 }
 
 impl Tether {
@@ -61,8 +68,10 @@ impl Tether {
         clock: Arc<dyn Clock>,
         passwords: PasswordHasher,
         base_url: BaseUrl,
-    ) -> Self {
-        Self {
+        event_bodies: Arc<dyn webhook::EventBodies>,
+    ) -> error::Result<Self> {
+        let webhook_policy = destination::DestinationPolicy::default();
+        Ok(Self {
             db,
             clock,
             passwords,
@@ -71,7 +80,21 @@ impl Tether {
             sites: Arc::default(),
             mailer: None,
             outbox: Arc::default(),
-        }
+            webhook_policy,
+            webhooks: Arc::new(webhook_sender::WebhookSender::new(webhook_policy)?),
+            event_bodies,
+        })
+    }
+
+    /// The same service, sending webhooks where `policy` allows (`--webhook-allow-http`,
+    /// `--webhook-allow-private`).
+    pub fn with_webhook_policy(
+        mut self,
+        policy: destination::DestinationPolicy,
+    ) -> error::Result<Self> {
+        self.webhook_policy = policy;
+        self.webhooks = Arc::new(webhook_sender::WebhookSender::new(policy)?);
+        Ok(self)
     }
 
     /// The same service, sending e-mail through `mailer`.

@@ -25,6 +25,9 @@ use super::recovery::ResetId;
 use super::seal::Sealer;
 use super::tenant::{Tenant, TenantId};
 use super::token::Token;
+use super::webhook::{WebhookId, FAILING_LIMIT};
+use super::webhook_sender::Signed;
+use super::webhook_signing::{signature_header, WebhookSecret};
 use super::Tether;
 use crate::store::{self, outbox::Outcome, Conn};
 
@@ -293,9 +296,38 @@ pub(crate) struct Local {
 /// What one attempt came to.
 struct Attempt {
     id: i64,
+    kind: Kind,
     outcome: Outcome,
     error: Option<String>,
     duration_ms: i64,
+    /// The webhook endpoint it went to.
+    endpoint: Option<WebhookId>,
+    /// The invite whose e-mail it was.
+    invite_email: Option<InviteId>,
+    reply: Reply,
+}
+
+/// What a webhook receiver answered, beyond success or failure.
+#[derive(Debug, Default)]
+struct Reply {
+    status_code: Option<i64>,
+    retry_after: Option<Duration>,
+    /// Not sent because the endpoint is off: says nothing about the endpoint.
+    endpoint_off: bool,
+}
+
+/// `FAILING_LIMIT` in milliseconds.
+const FAILING_LIMIT_MS: i64 = FAILING_LIMIT.as_millis() as i64;
+
+/// A status code with its reason phrase: "500 Internal Server Error".
+fn status_text(status: u16) -> String {
+    match reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|code| code.canonical_reason())
+    {
+        Some(reason) => format!("{status} {reason}"),
+        None => status.to_string(),
+    }
 }
 
 /// A renewal request's news for one person.
@@ -564,40 +596,45 @@ impl Tether {
     /// how many messages it attempted. Tests call it with a manual clock; `run_delivery`
     /// calls it in a loop.
     pub async fn deliver_due(&self) -> Result<usize> {
-        let Some(mailer) = self.mailer.clone() else {
-            return Ok(0);
+        let kinds: &[Kind] = if self.mailer.is_some() {
+            &[Kind::Email, Kind::Webhook]
+        } else {
+            &[Kind::Webhook]
         };
         let now = self.now();
+        let sweep = self.expiry_sweep_due(now);
+        // Claiming is a write; on SQLite it waits for the one write lock. An idle outbox is
+        // seen with a read.
+        if !sweep && !self.anything_due(now).await? {
+            self.checkpoint_if_erased().await;
+            return Ok(0);
+        }
         let claimed = {
             let mut tx = self.db.begin().await?;
-            if self.expiry_sweep_due(now) {
+            if sweep {
                 store::outbox::erase_sealed_of_expired(&mut tx, now).await?;
             }
-            let claimed =
-                store::outbox::claim(&mut tx, self.db.engine(), now, now.plus(LEASE), BATCH)
-                    .await?;
+            let claimed = store::outbox::claim(
+                &mut tx,
+                self.db.engine(),
+                now,
+                now.plus(LEASE),
+                BATCH,
+                kinds,
+            )
+            .await?;
             tx.commit().await?;
             claimed
         };
         if claimed.is_empty() {
-            // Erased bytes can linger in SQLite's write-ahead log until it is checkpointed;
-            // that waits for the write lock, so it is done once the outbox is idle, not
-            // between batches while invites are being created.
-            if self
-                .outbox
-                .erased_since_checkpoint
-                .swap(false, std::sync::atomic::Ordering::SeqCst)
-            {
-                self.db.truncate_log_when_idle().await;
-            }
+            self.checkpoint_if_erased().await;
             return Ok(0);
         }
         let count = claimed.len();
         let mut attempts = tokio::task::JoinSet::new();
         for message in claimed {
             let tether = self.clone();
-            let mailer = mailer.clone();
-            attempts.spawn(async move { tether.attempt(&mailer, message).await });
+            attempts.spawn(async move { tether.attempt(message).await });
         }
         let mut finished = Vec::with_capacity(count);
         while let Some(done) = attempts.join_next().await {
@@ -608,6 +645,25 @@ impl Tether {
         }
         self.record_attempts(&finished).await?;
         Ok(count)
+    }
+
+    async fn anything_due(&self, now: Timestamp) -> Result<bool> {
+        let mut conn = self.db.read().await?;
+        let next = store::outbox::next_due(&mut conn).await?;
+        Ok(next.is_some_and(|due| due <= now))
+    }
+
+    /// Erased bytes can linger in SQLite's write-ahead log until it is checkpointed; that
+    /// waits for the write lock, so it is done once the outbox is idle, not between batches
+    /// while invites are being created.
+    async fn checkpoint_if_erased(&self) {
+        if self
+            .outbox
+            .erased_since_checkpoint
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            self.db.truncate_log_when_idle().await;
+        }
     }
 
     /// Whether this round sweeps expired invites' sealed tokens: at most once per
@@ -629,13 +685,29 @@ impl Tether {
         for attempt in finished {
             store::outbox::finish(
                 &mut tx,
-                attempt.id,
-                attempt.outcome,
-                attempt.error.as_deref(),
-                attempt.duration_ms,
+                store::outbox::Finished {
+                    id: attempt.id,
+                    outcome: attempt.outcome,
+                    error: attempt.error.as_deref(),
+                    status_code: attempt.reply.status_code,
+                    duration_ms: attempt.duration_ms,
+                },
                 now,
             )
             .await?;
+            if let Some(endpoint) = attempt.endpoint {
+                self.record_endpoint_news(&mut tx, endpoint, attempt, now)
+                    .await?;
+            }
+            if let (Outcome::Failed, Some(invite)) = (attempt.outcome, attempt.invite_email) {
+                self.emit(
+                    &mut tx,
+                    super::webhook::EventType::InviteEmailFailed,
+                    super::webhook::Subject::Invite(invite),
+                    now,
+                )
+                .await?;
+            }
         }
         tx.commit().await?;
         for attempt in finished {
@@ -644,7 +716,8 @@ impl Tether {
                 Outcome::Retry(_) => "retry",
                 Outcome::Failed => "failed",
             };
-            self.metrics.delivery_attempted("email", outcome);
+            self.metrics
+                .delivery_attempted(attempt.kind.as_str(), outcome);
         }
         if finished.iter().any(|a| a.outcome == Outcome::Sent) {
             self.outbox
@@ -654,14 +727,63 @@ impl Tether {
         Ok(())
     }
 
+    /// What an attempt says about its endpoint: a success ends its run of failures; a `410
+    /// Gone` turns it off at once; a failure after five days of nothing but failures too.
+    async fn record_endpoint_news(
+        &self,
+        tx: &mut Conn,
+        endpoint: WebhookId,
+        attempt: &Attempt,
+        now: Timestamp,
+    ) -> Result<()> {
+        if attempt.reply.endpoint_off {
+            return Ok(());
+        }
+        if attempt.outcome == Outcome::Sent {
+            return Ok(store::webhooks::delivered(tx, endpoint).await?);
+        }
+        if attempt.reply.status_code == Some(410) {
+            let reason = format!(
+                "The receiver answered 410 Gone on {}, so Tether turned the endpoint off.",
+                now.to_date_time()
+            );
+            return Ok(store::webhooks::disable(tx, endpoint, &reason, now).await?);
+        }
+        let since = store::webhooks::failed(tx, endpoint, now).await?;
+        if let Some(since) = since.filter(|since| now.millis() - since.millis() >= FAILING_LIMIT_MS)
+        {
+            let reason = format!(
+                "Every delivery failed from {} to {}, so Tether turned the endpoint off.",
+                since.to_date_time(),
+                now.to_date_time()
+            );
+            store::webhooks::disable(tx, endpoint, &reason, now).await?;
+        }
+        Ok(())
+    }
+
     /// Attempts one claimed message.
-    async fn attempt(&self, mailer: &Mailer, message: store::outbox::Claimed) -> Attempt {
+    async fn attempt(&self, message: store::outbox::Claimed) -> Attempt {
         let started = Instant::now();
-        let result = self.send_claimed(mailer, &message).await;
+        let kind = Kind::from_stored(&message.kind);
+        let (result, reply) = match (kind, &self.mailer) {
+            (Kind::Webhook, _) => self.send_webhook(&message).await,
+            (Kind::Email, Some(mailer)) => {
+                (self.send_claimed(mailer, &message).await, Reply::default())
+            }
+            (Kind::Email, None) => (
+                Err(mail::SendFailure {
+                    permanent: false,
+                    sentence: String::from("E-mail is not set up on this server."),
+                }),
+                Reply::default(),
+            ),
+        };
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         if let Err(failure) = &result {
             tracing::warn!(
                 message = message.id,
+                kind = kind.as_str(),
                 attempt = message.attempts,
                 permanent = failure.permanent,
                 reason = %failure.sentence,
@@ -672,10 +794,14 @@ impl Tether {
             Ok(()) => (Outcome::Sent, None),
             Err(failure) if failure.permanent => (Outcome::Failed, Some(failure.sentence)),
             Err(failure) => match retry_delay(message.attempts, spread()) {
-                Some(wait) => (
-                    Outcome::Retry(self.now().plus(wait)),
-                    Some(failure.sentence),
-                ),
+                Some(wait) => {
+                    // A receiver that asked for a longer wait gets it.
+                    let wait = reply.retry_after.map_or(wait, |asked| asked.max(wait));
+                    (
+                        Outcome::Retry(self.now().plus(wait)),
+                        Some(failure.sentence),
+                    )
+                }
                 None => (
                     Outcome::Failed,
                     Some(format!(
@@ -685,11 +811,135 @@ impl Tether {
                 ),
             },
         };
+        let invite_email = (kind == Kind::Email && message.topic == "invite")
+            .then(|| message.invite_id.map(InviteId))
+            .flatten();
         Attempt {
             id: message.id,
+            kind,
             outcome,
             error,
             duration_ms,
+            endpoint: message.webhook_id.map(WebhookId),
+            invite_email,
+            reply,
+        }
+    }
+
+    /// Signs and posts one webhook message to its endpoint.
+    async fn send_webhook(
+        &self,
+        message: &store::outbox::Claimed,
+    ) -> (Result<(), mail::SendFailure>, Reply) {
+        let permanent = |sentence: &str| mail::SendFailure {
+            permanent: true,
+            sentence: sentence.to_owned(),
+        };
+        let Some(endpoint) = message.webhook_id.map(WebhookId) else {
+            return (
+                Err(permanent("The message names no endpoint.")),
+                Reply::default(),
+            );
+        };
+        let destination = async {
+            let mut conn = self.db.read().await?;
+            store::webhooks::destination(&mut conn, endpoint).await
+        }
+        .await;
+        let destination = match destination {
+            Ok(Some(destination)) => destination,
+            Ok(None) => {
+                return (
+                    Err(permanent("The endpoint was removed.")),
+                    Reply::default(),
+                )
+            }
+            Err(error) => {
+                tracing::warn!(%error, "a webhook's endpoint could not be read");
+                return (
+                    Err(mail::SendFailure {
+                        permanent: false,
+                        sentence: String::from(
+                            "Tether could not read the endpoint; it will try again.",
+                        ),
+                    }),
+                    Reply::default(),
+                );
+            }
+        };
+        if destination.enabled == 0 && message.topic != super::webhook::EventType::Test.name() {
+            let reply = Reply {
+                endpoint_off: true,
+                ..Reply::default()
+            };
+            return (
+                Err(permanent(
+                    "The endpoint is turned off; retry it once it is on again.",
+                )),
+                reply,
+            );
+        }
+        let now = self.now();
+        let signature = async {
+            let sealer = self.sealer().await?;
+            let secrets = self.signing_secrets(sealer, &destination.secrets, now)?;
+            let secrets: Vec<&WebhookSecret> = secrets.iter().collect();
+            signature_header(
+                &secrets,
+                &message.id.to_string(),
+                now.millis() / 1000,
+                message.payload.as_bytes(),
+            )
+        }
+        .await;
+        let signature = match signature {
+            Ok(signature) => signature,
+            Err(error) => {
+                tracing::warn!(%error, "a webhook could not be signed");
+                return (
+                    Err(permanent("The endpoint's secret could not be read (the server's key changed); rotate the secret.")),
+                    Reply::default(),
+                );
+            }
+        };
+        let id = message.id.to_string();
+        let signed = Signed {
+            id: &id,
+            timestamp: now.millis() / 1000,
+            signature: &signature,
+        };
+        match self
+            .webhooks
+            .post(&destination.url, &signed, message.payload.clone())
+            .await
+        {
+            Ok(answered) => {
+                let reply = Reply {
+                    status_code: Some(i64::from(answered.status)),
+                    retry_after: answered.retry_after,
+                    endpoint_off: false,
+                };
+                let result = if answered.success() {
+                    Ok(())
+                } else {
+                    Err(mail::SendFailure {
+                        // 410: the receiver asked for no more; anything else is tried again.
+                        permanent: answered.status == 410,
+                        sentence: format!(
+                            "The receiver answered {}.",
+                            status_text(answered.status)
+                        ),
+                    })
+                };
+                (result, reply)
+            }
+            Err(sentence) => (
+                Err(mail::SendFailure {
+                    permanent: false,
+                    sentence,
+                }),
+                Reply::default(),
+            ),
         }
     }
 
@@ -870,9 +1120,6 @@ impl Tether {
     /// this process enqueues one. On stop it claims nothing more, lets the attempts in
     /// flight finish within a grace period, and gives back what it could not finish.
     pub async fn run_delivery(&self, stop: watch::Receiver<bool>) {
-        if self.mailer.is_none() {
-            return;
-        }
         let mut lanes = tokio::task::JoinSet::new();
         for _ in 0..LANES {
             let (tether, stop) = (self.clone(), stop.clone());
@@ -997,6 +1244,8 @@ impl Tether {
             (now.millis() - due.millis()).max(0) as f64 / 1000.0
         });
         self.metrics.set_outbox(&counts, age);
+        let (on, off) = store::webhooks::counts(&mut conn).await?;
+        self.metrics.set_webhook_endpoints(on, off);
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ use super::password::Password;
 use super::tenant::{Tenant, TenantId};
 use super::token::Token;
 use super::user::{User, UserId};
+use super::webhook::{EventType, Subject};
 use super::Tether;
 use crate::store;
 
@@ -335,6 +336,13 @@ impl Tether {
         .target(Target::User(user.id))
         .detail(json!({ "sessions_ended": ended }));
         store::audit::insert(&mut tx, &event).await?;
+        self.emit(
+            &mut tx,
+            EventType::UserPasswordReset,
+            Subject::User(user.id),
+            now,
+        )
+        .await?;
         let notified = self.enqueue_password_changed(&mut tx, user, now).await?;
         tx.commit().await?;
         if notified {

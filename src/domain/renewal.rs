@@ -10,6 +10,7 @@ use super::error::{Conflict, Error, Gone, Result};
 use super::invite::{Invite, InviteLink, InviteStatus};
 use super::outbox::RenewalLetter;
 use super::tenant::TenantId;
+use super::webhook::{EventType, Subject};
 use super::Tether;
 use crate::store;
 
@@ -139,6 +140,13 @@ impl Tether {
         .target(Target::Invite(invite.id.0))
         .detail(json!({ "email": invitee.as_str(), "told": recipients.len() }));
         store::audit::insert(&mut tx, &event).await?;
+        self.emit(
+            &mut tx,
+            EventType::InviteRenewalRequested,
+            Subject::Invite(invite.id),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         if !recipients.is_empty() {
             self.wake_delivery();

@@ -47,6 +47,12 @@ impl Sealer {
 
     /// The token sealed for `context`: a random nonce followed by the ciphertext.
     pub fn seal(&self, token: &Token, context: &str) -> Result<Vec<u8>> {
+        self.seal_bytes(token.expose().as_bytes(), context)
+    }
+
+    /// Any secret sealed for `context` (a webhook's signing secret, which must be read to
+    /// sign): a random nonce followed by the ciphertext.
+    pub fn seal_bytes(&self, secret: &[u8], context: &str) -> Result<Vec<u8>> {
         let mut nonce = [0u8; NONCE_BYTES];
         getrandom::getrandom(&mut nonce)
             .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
@@ -55,7 +61,7 @@ impl Sealer {
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
-                    msg: token.expose().as_bytes(),
+                    msg: secret,
                     aad: context.as_bytes(),
                 },
             )
@@ -66,6 +72,13 @@ impl Sealer {
     /// The token `seal` sealed for the same `context`, or an error if the bytes were made
     /// under another key, for another context, or changed.
     pub fn open(&self, sealed: &[u8], context: &str) -> Result<Token> {
+        let text = String::from_utf8(self.open_bytes(sealed, context)?)
+            .map_err(|_| Error::Internal(String::from("a sealed token is not text")))?;
+        Ok(Token::presented(&text))
+    }
+
+    /// The bytes `seal_bytes` sealed for the same `context`.
+    pub fn open_bytes(&self, sealed: &[u8], context: &str) -> Result<Vec<u8>> {
         if sealed.len() <= NONCE_BYTES {
             return Err(Error::Internal(String::from("a sealed token is truncated")));
         }
@@ -80,9 +93,7 @@ impl Sealer {
                 },
             )
             .map_err(|_| Error::Internal(String::from("a sealed token does not open")))?;
-        let text = String::from_utf8(opened)
-            .map_err(|_| Error::Internal(String::from("a sealed token is not text")))?;
-        Ok(Token::presented(&text))
+        Ok(opened)
     }
 }
 

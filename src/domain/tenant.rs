@@ -13,6 +13,7 @@ use super::audit::{AuditAction, NewAuditEvent, Target};
 use super::clock::Timestamp;
 use super::error::{Error, FieldError, FieldErrors, Result};
 use super::name::Name;
+use super::webhook::{EventType, Subject};
 use super::Tether;
 use crate::store;
 pub use crate::store::tenants::{LogoFile, TenantSummary};
@@ -509,6 +510,8 @@ impl Tether {
                 "allowed_email_domains": allowed_email_domains.entries(),
             }));
         store::audit::insert(&mut tx, &event).await?;
+        self.emit(&mut tx, EventType::TenantCreated, Subject::Tenant(id), now)
+            .await?;
         let tenant = store::tenants::by_id(&mut tx, id)
             .await?
             .ok_or(Error::NotFound("tenant"))?;
@@ -615,6 +618,8 @@ impl Tether {
             store::tenants::set_logo(&mut tx, id, logo, now).await?;
             store::audit::insert(&mut tx, &logo_changed(actor, now, id, logo)).await?;
         }
+        self.emit(&mut tx, EventType::TenantUpdated, Subject::Tenant(id), now)
+            .await?;
         let tenant = store::tenants::by_id(&mut tx, id)
             .await?
             .ok_or(Error::NotFound("tenant"))?;
@@ -646,6 +651,8 @@ impl Tether {
         let mut tx = self.db.begin().await?;
         store::tenants::set_logo(&mut tx, id, &logo, now).await?;
         store::audit::insert(&mut tx, &logo_changed(actor, now, id, &logo)).await?;
+        self.emit(&mut tx, EventType::TenantUpdated, Subject::Tenant(id), now)
+            .await?;
         let tenant = store::tenants::by_id(&mut tx, id)
             .await?
             .ok_or(Error::NotFound("tenant"))?;
@@ -664,6 +671,8 @@ impl Tether {
                 .target(Target::Tenant(id))
                 .detail(json!({ "logo": null }));
             store::audit::insert(&mut tx, &event).await?;
+            self.emit(&mut tx, EventType::TenantUpdated, Subject::Tenant(id), now)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -13,6 +13,7 @@ use super::password::Password;
 use super::role::Role;
 use super::setup::end_first_admin_links;
 use super::tenant::TenantId;
+use super::webhook::{EventType, Subject};
 use super::Tether;
 use crate::store;
 
@@ -103,6 +104,8 @@ impl Tether {
             .target(Target::User(id))
             .detail(json!({ "email": email.as_str(), "role": Role::MspAdmin.name() }));
         store::audit::insert(&mut tx, &event).await?;
+        self.emit(&mut tx, EventType::UserCreated, Subject::User(id), now)
+            .await?;
         let user = store::users::by_id(&mut tx, id)
             .await?
             .ok_or(Error::NotFound("user"))?;
@@ -253,6 +256,12 @@ impl Tether {
             .target(Target::User(id))
             .detail(json!({ "name": name.as_str(), "role": role.name(), "active": active }));
         store::audit::insert(&mut tx, &event).await?;
+        let kind = if deactivating {
+            EventType::UserDeactivated
+        } else {
+            EventType::UserUpdated
+        };
+        self.emit(&mut tx, kind, Subject::User(id), now).await?;
         let user = store::users::by_id(&mut tx, id)
             .await?
             .ok_or(Error::NotFound("user"))?;

@@ -25,6 +25,11 @@ impl WebhookSecret {
         Ok(Self(format!("{PREFIX}{encoded}")))
     }
 
+    /// A secret read back from its sealed copy.
+    pub(crate) fn from_stored(secret: String) -> Self {
+        Self(secret)
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -24,6 +24,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod tenants;
 pub mod users;
+pub mod webhooks;
 
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;

@@ -12,6 +12,7 @@ use crate::domain::outbox::{Delivery, Kind, Message, MessageId, MessageQuery, St
 use crate::domain::recovery::ResetId;
 use crate::domain::tenant::TenantId;
 use crate::domain::user::UserId;
+use crate::domain::webhook::WebhookId;
 
 pub struct NewMessage<'a> {
     pub kind: Kind,
@@ -47,6 +48,31 @@ pub async fn insert(conn: &mut Conn, message: NewMessage<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Writes an event for webhook `endpoint`; returns the message's id, the `webhook-id` its
+/// receiver sees on every attempt.
+pub async fn insert_webhook(
+    conn: &mut Conn,
+    message: NewMessage<'_>,
+    endpoint: WebhookId,
+) -> Result<MessageId> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO outbox (kind, topic, tenant_id, webhook_id, subject, payload, state, \
+         attempts, created_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $8) RETURNING id",
+    )
+    .bind(message.kind.as_str())
+    .bind(message.topic)
+    .bind(message.tenant_id.map(|id| id.0))
+    .bind(endpoint.0)
+    .bind(message.subject)
+    .bind(message.payload)
+    .bind(message.now.millis())
+    .bind(message.due_at.millis())
+    .fetch_one(conn)
+    .await?;
+    Ok(MessageId(id))
+}
+
 /// A message claimed for one delivery attempt.
 #[derive(Debug, FromRow)]
 pub struct Claimed {
@@ -56,13 +82,14 @@ pub struct Claimed {
     pub tenant_id: Option<i64>,
     pub invite_id: Option<i64>,
     pub password_reset_id: Option<i64>,
+    pub webhook_id: Option<i64>,
     pub payload: String,
     pub sealed: Option<Vec<u8>>,
     pub attempts: i64,
     pub created_at: i64,
 }
 
-/// Claims up to `limit` due messages until `lease_until`: each becomes `sending`, its
+/// Claims up to `limit` due messages of `kinds` until `lease_until`: each becomes `sending`, its
 /// attempt is counted, and it is due again when the lease runs out (a process that died
 /// holding it left it to be claimed again).
 pub async fn claim(
@@ -71,7 +98,14 @@ pub async fn claim(
     now: Timestamp,
     lease_until: Timestamp,
     limit: i64,
+    kinds: &[Kind],
 ) -> Result<Vec<Claimed>> {
+    // Kinds are our own constants, never input.
+    let kinds = kinds
+        .iter()
+        .map(|kind| format!("'{}'", kind.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
     let skip_locked = match engine {
         Engine::Postgres => " FOR UPDATE SKIP LOCKED",
         Engine::Sqlite => "",
@@ -80,9 +114,10 @@ pub async fn claim(
         "UPDATE outbox SET state = 'sending', attempts = attempts + 1, locked_until = $1, \
          next_attempt_at = $1 \
          WHERE id IN (SELECT id FROM outbox WHERE state IN ('queued', 'sending') \
-           AND next_attempt_at <= $2 ORDER BY next_attempt_at, id LIMIT $3{skip_locked}) \
-         RETURNING id, kind, topic, tenant_id, invite_id, password_reset_id, payload, sealed, \
-         attempts, created_at"
+           AND kind IN ({kinds}) AND next_attempt_at <= $2 \
+           ORDER BY next_attempt_at, id LIMIT $3{skip_locked}) \
+         RETURNING id, kind, topic, tenant_id, invite_id, password_reset_id, webhook_id, payload, \
+         sealed, attempts, created_at"
     );
     Ok(sqlx::query_as(&sql)
         .bind(lease_until.millis())
@@ -111,24 +146,35 @@ impl Outcome {
     }
 }
 
+/// What one attempt came to, as recorded.
+pub struct Finished<'a> {
+    pub id: i64,
+    pub outcome: Outcome,
+    pub error: Option<&'a str>,
+    /// A webhook receiver's HTTP status, when it answered.
+    pub status_code: Option<i64>,
+    pub duration_ms: i64,
+}
+
 /// Records an attempt and the message's new state. A sent message loses its sealed copy.
-pub async fn finish(
-    conn: &mut Conn,
-    id: i64,
-    outcome: Outcome,
-    error: Option<&str>,
-    duration_ms: i64,
-    now: Timestamp,
-) -> Result<()> {
+pub async fn finish(conn: &mut Conn, attempt: Finished<'_>, now: Timestamp) -> Result<()> {
+    let Finished {
+        id,
+        outcome,
+        error,
+        status_code,
+        duration_ms,
+    } = attempt;
     sqlx::query(
-        "INSERT INTO outbox_attempts (message_id, attempted_at, outcome, error, duration_ms) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO outbox_attempts (message_id, attempted_at, outcome, error, duration_ms, \
+         status_code) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(id)
     .bind(now.millis())
     .bind(outcome.as_str())
     .bind(error)
     .bind(duration_ms)
+    .bind(status_code)
     .execute(&mut *conn)
     .await?;
     let query = match outcome {

@@ -58,7 +58,9 @@ impl TestApp {
             clock.clone(),
             PasswordHasher::new(2).unwrap(),
             BaseUrl::parse("https://atechsolutions.org").expect("a valid base URL"),
-        );
+            tether::http::api::events::event_bodies(),
+        )
+        .expect("the service starts");
         let msp = tether
             .ensure_msp_tenant("A Tech Solutions")
             .await
@@ -88,6 +90,21 @@ impl TestApp {
         let mailer = tether::domain::mail::Mailer::from_settings(&settings, "unused@example.com")
             .expect("valid mail settings");
         self.tether = self.tether.clone().with_mailer(mailer);
+        self
+    }
+
+    /// The same app, allowed to post webhooks over http:// to loopback (a receiver in the
+    /// test), as `--webhook-allow-http --webhook-allow-private` allow.
+    pub fn with_local_webhooks(mut self) -> Self {
+        let policy = tether::domain::destination::DestinationPolicy {
+            allow_http: true,
+            allow_private: true,
+        };
+        self.tether = self
+            .tether
+            .clone()
+            .with_webhook_policy(policy)
+            .expect("the webhook client starts");
         self
     }
 

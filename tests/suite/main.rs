@@ -17,6 +17,7 @@ mod reminders;
 mod renewal;
 mod security;
 mod users;
+mod webhooks;
 
 mod account;
 mod api;

@@ -15,6 +15,7 @@ use crate::domain::role::Role;
 use crate::domain::session::{NewSession, SessionKind};
 use crate::domain::tenant::{Tenant, TenantKind};
 use crate::domain::user::User;
+use crate::domain::webhook::{Webhook, WebhookDelivery};
 use crate::domain::Tether;
 use crate::http::problem::Problem;
 
@@ -68,6 +69,10 @@ list!(/// A page of outbox messages, newest first.
     OutboxMessageList of OutboxMessageBody);
 list!(/// One's own live sessions and API tokens, newest first.
     SessionList of SessionBody);
+list!(/// The webhook endpoints.
+    WebhookList of WebhookBody);
+list!(/// A page of an endpoint's delivery attempts, newest first.
+    WebhookDeliveryList of WebhookDeliveryBody);
 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = TenantKind)]
@@ -626,6 +631,94 @@ impl From<OwnSession> for SessionBody {
             ip: own.session.ip,
             user_agent: own.session.user_agent,
             current: own.current,
+        }
+    }
+}
+
+/// A webhook endpoint; never its secret.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Webhook)]
+pub struct WebhookBody {
+    pub id: i64,
+    #[schema(example = "https://psa.example.com/hooks/tether")]
+    pub url: String,
+    pub description: String,
+    /// `["*"]` for every event type.
+    #[schema(example = json!(["invite.created", "invite.accepted"]))]
+    pub event_types: Vec<String>,
+    /// Only these tenants' events; `null` for every tenant.
+    pub tenant_ids: Option<Vec<i64>>,
+    pub enabled: bool,
+    /// Why Tether turned it off (a `410 Gone`, or five days of failed deliveries).
+    pub disabled_reason: Option<String>,
+    /// When its current run of failed deliveries began; `null` while deliveries succeed.
+    pub failing_since: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Webhook> for WebhookBody {
+    fn from(webhook: Webhook) -> Self {
+        Self {
+            id: webhook.id.0,
+            url: webhook.url,
+            description: webhook.description,
+            event_types: webhook.event_types.names(),
+            tenant_ids: webhook
+                .tenant_ids
+                .map(|ids| ids.into_iter().map(|id| id.0).collect()),
+            enabled: webhook.enabled,
+            disabled_reason: webhook.disabled_reason,
+            failing_since: webhook.failing_since.map(time),
+            created_at: time(webhook.created_at),
+            updated_at: time(webhook.updated_at),
+        }
+    }
+}
+
+/// A new endpoint with its signing secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CreatedWebhook)]
+pub struct CreatedWebhookBody {
+    #[serde(flatten)]
+    pub webhook: WebhookBody,
+    /// `whsec_` and the base64 of 32 random bytes; shown only now.
+    pub secret: String,
+}
+
+/// An endpoint's new signing secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WebhookSecret)]
+pub struct WebhookSecretBody {
+    pub secret: String,
+}
+
+/// One attempt to deliver an event.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WebhookDelivery)]
+pub struct WebhookDeliveryBody {
+    pub id: i64,
+    #[schema(example = "invite.accepted")]
+    pub event_type: String,
+    /// The `webhook-id` header: the same on every attempt of one event.
+    pub webhook_id: String,
+    pub attempted_at: String,
+    /// The receiver's HTTP status; `null` when none came.
+    pub status_code: Option<i64>,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+}
+
+impl From<WebhookDelivery> for WebhookDeliveryBody {
+    fn from(delivery: WebhookDelivery) -> Self {
+        Self {
+            id: delivery.id,
+            event_type: delivery.event_type,
+            webhook_id: delivery.message_id.0.to_string(),
+            attempted_at: time(delivery.attempted_at),
+            status_code: delivery.status_code,
+            duration_ms: delivery.duration_ms,
+            error: delivery.error,
         }
     }
 }

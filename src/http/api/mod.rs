@@ -5,6 +5,7 @@ pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod events;
 pub mod extract;
 pub mod invites;
 pub mod openapi;
@@ -13,6 +14,7 @@ pub mod recovery;
 pub mod responses;
 pub mod tenants;
 pub mod users;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -81,6 +83,23 @@ pub fn router() -> Router<AppState> {
         .route("/api/audit-events", get(audit::list))
         .route("/api/outbox", get(outbox::list))
         .route("/api/outbox/{id}/retry", post(outbox::retry))
+        .route("/api/webhooks", get(webhooks::list).post(webhooks::create))
+        .route(
+            "/api/webhooks/{id}",
+            get(webhooks::get_one)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/api/webhooks/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route("/api/webhooks/{id}/test", post(webhooks::test))
+        .route("/api/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route(
+            "/api/webhooks/{id}/deliveries/{delivery_id}/retry",
+            post(webhooks::retry_delivery),
+        )
         .route("/api/password-resets", post(recovery::request))
         .route(
             "/api/users/{id}/password-reset-links",

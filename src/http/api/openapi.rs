@@ -15,7 +15,7 @@ use super::responses::{
     BadRequest, Forbidden, InviteLinkGone, NotFound, PayloadTooLarge, RateLimited, ResetLinkGone,
     Unauthenticated, UnsupportedMediaType, ValidationFailed,
 };
-use super::{account, audit, auth, invites, outbox, recovery, tenants, users};
+use super::{account, audit, auth, invites, outbox, recovery, tenants, users, webhooks};
 use crate::http::problem::{Problem, ProblemField};
 
 #[derive(OpenApi)]
@@ -32,6 +32,8 @@ use crate::http::problem::{Problem, ProblemField};
         tenants::put_logo, tenants::delete_logo, tenants::get_logo,
         audit::list,
         outbox::list, outbox::retry,
+        webhooks::list, webhooks::create, webhooks::get_one, webhooks::update, webhooks::delete,
+        webhooks::rotate_secret, webhooks::test, webhooks::deliveries, webhooks::retry_delivery,
         recovery::request, recovery::create_link, recovery::inspect_link, recovery::reset,
     ),
     components(
@@ -51,6 +53,7 @@ use crate::http::problem::{Problem, ProblemField};
         (name = "tenants", description = "The MSP and its clients, their branding, and the roles"),
         (name = "audit", description = "Who did what, and when"),
         (name = "outbox", description = "What Tether sends, and retrying it"),
+        (name = "webhooks", description = "Endpoints the MSP's other tools listen on, and their deliveries"),
         (name = "password recovery", description = "Reset links: asked for by e-mail or issued by an admin, and used once"),
     )
 )]

@@ -147,6 +147,10 @@ fn describe_event(action: &str) -> String {
         "user.password_changed" => "A user changed their password",
         "tenant.created" => "A client was created",
         "tenant.changed" | "tenant.branding_changed" => "A client's details or branding changed",
+        "webhook.created" => "A webhook was added",
+        "webhook.changed" => "A webhook was changed",
+        "webhook.deleted" => "A webhook was removed",
+        "webhook.secret_rotated" => "A webhook's secret was rotated",
         "access.refused" => "An action was refused",
         other => other,
     }
