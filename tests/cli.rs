@@ -1319,3 +1319,135 @@ fn staff_are_imported_from_a_csv_file_on_sqlite() {
 fn staff_are_imported_from_a_csv_file_on_postgres() {
     on_postgres("cli", |url| staff_are_imported_from_a_csv_file(Some(url)));
 }
+
+fn webhooks_are_added_listed_tested_and_removed(database_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    assert!(
+        tether(
+            dir,
+            database_url,
+            &["tenant", "create", "--name", "Acme Corp", "--slug", "acme"]
+        )
+        .ok
+    );
+    // Without the operator's flags: https:// only, and no private destination.
+    assert_one_sentence_error(
+        &tether(
+            dir,
+            database_url,
+            &["webhook", "add", "http://hooks.example.com/x"],
+        ),
+        "https://",
+    );
+    assert_one_sentence_error(
+        &tether(dir, database_url, &["webhook", "add", "https://10.0.0.1/x"]),
+        "private",
+    );
+    assert_one_sentence_error(
+        &tether(
+            dir,
+            database_url,
+            &[
+                "webhook",
+                "add",
+                "https://hooks.example.com/x",
+                "--events",
+                "invite.opened",
+            ],
+        ),
+        "invite.opened is not an event type",
+    );
+    assert_one_sentence_error(
+        &tether(
+            dir,
+            database_url,
+            &[
+                "webhook",
+                "add",
+                "https://hooks.example.com/x",
+                "--tenants",
+                "nope",
+            ],
+        ),
+        "no client has the slug \"nope\"",
+    );
+
+    let added = tether(
+        dir,
+        database_url,
+        &[
+            "--webhook-allow-http",
+            "--webhook-allow-private",
+            "webhook",
+            "add",
+            "http://127.0.0.1:9/hook",
+            "--events",
+            "invite.created,invite.accepted",
+            "--tenants",
+            "acme",
+            "--description",
+            "PSA",
+        ],
+    );
+    assert!(added.ok, "{}", added.stderr);
+    let lines: Vec<&str> = added.stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Webhook 1 added for http://127.0.0.1:9/hook. Its signing secret, shown only now:"
+    );
+    assert!(
+        lines[1].starts_with("whsec_") && lines[1].len() == 50,
+        "{}",
+        lines[1]
+    );
+
+    let listed = tether(dir, database_url, &["webhook", "list"]);
+    assert!(listed.ok);
+    assert!(listed.stdout.contains("http://127.0.0.1:9/hook"));
+    assert!(listed.stdout.contains("invite.created,invite.accepted"));
+    assert!(listed.stdout.contains(" on "), "{}", listed.stdout);
+    assert!(!listed.stdout.contains("whsec_"));
+    let json = tether(dir, database_url, &["webhook", "list", "--format", "json"]);
+    let hooks: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(hooks[0]["description"], "PSA");
+    assert_eq!(hooks[0]["tenant_ids"].as_array().unwrap().len(), 1);
+    assert!(!json.stdout.contains("whsec_"));
+
+    let tested = tether(dir, database_url, &["webhook", "test", "1"]);
+    assert!(tested.ok, "{}", tested.stderr);
+    assert!(tested
+        .stdout
+        .starts_with("A webhook.test event is queued as outbox message"));
+    let outbox = tether(dir, database_url, &["outbox", "list", "--kind", "webhook"]);
+    assert!(
+        outbox.stdout.contains("webhook.test to webhook 1"),
+        "{}",
+        outbox.stdout
+    );
+
+    let removed = tether(dir, database_url, &["webhook", "remove", "1"]);
+    assert_eq!(removed.stdout.trim(), "Webhook 1 removed.");
+    assert_one_sentence_error(
+        &tether(dir, database_url, &["webhook", "remove", "1"]),
+        "webhook",
+    );
+    assert_eq!(
+        tether(dir, database_url, &["webhook", "list"])
+            .stdout
+            .trim(),
+        "(none)"
+    );
+}
+
+#[test]
+fn webhooks_are_added_listed_tested_and_removed_on_sqlite() {
+    webhooks_are_added_listed_tested_and_removed(None);
+}
+
+#[test]
+fn webhooks_are_added_listed_tested_and_removed_on_postgres() {
+    on_postgres("cli", |url| {
+        webhooks_are_added_listed_tested_and_removed(Some(url))
+    });
+}

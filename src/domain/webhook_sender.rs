@@ -186,8 +186,14 @@ fn failure_sentence(error: reqwest::Error) -> String {
             TIMEOUT.as_secs()
         )
     } else if error.is_connect() {
-        let cause = StdError::source(&error)
-            .map(|cause| format!(" ({cause})"))
+        // The innermost cause says what happened ("Connection refused"); the outer ones
+        // only that connecting failed.
+        let mut innermost = StdError::source(&error);
+        while let Some(next) = innermost.and_then(StdError::source) {
+            innermost = Some(next);
+        }
+        let cause = innermost
+            .map(|cause| format!(": {cause}"))
             .unwrap_or_default();
         format!("Could not connect to the receiver{cause}.")
     } else {
