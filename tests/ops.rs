@@ -856,3 +856,126 @@ fn a_process_killed_midway_through_a_backlog_loses_nothing_on_postgres() {
         assert!(ids.values().all(|times| *times <= 2));
     });
 }
+
+/// A webhook receiver on loopback in a thread of its own: every `webhook-id` it was sent,
+/// answered 200.
+fn webhook_receiver() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::sync::{Arc, Mutex};
+    let ids = Arc::new(Mutex::new(Vec::new()));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = ids.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let router = axum::Router::new().route(
+                "/hook",
+                axum::routing::post(move |headers: axum::http::HeaderMap| {
+                    let seen = seen.clone();
+                    async move {
+                        let id = headers
+                            .get("webhook-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned();
+                        seen.lock().unwrap().push(id);
+                        axum::http::StatusCode::OK
+                    }
+                }),
+            );
+            axum::serve(listener, router).await.unwrap();
+        });
+    });
+    (port, ids)
+}
+
+/// An endpoint for invite.created at `url`, then `count` invites, through the library.
+fn enqueue_webhook_backlog(database: &str, url: &str, count: usize) {
+    use tether::domain::invite::NewInvite;
+    use tether::domain::tenant::NewTenant;
+    use tether::domain::webhook::NewWebhook;
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = tether::store::Db::connect(database, 4).await.unwrap();
+        db.migrate().await.unwrap();
+        let app = tether::domain::Tether::new(
+            db,
+            std::sync::Arc::new(tether::domain::clock::SystemClock),
+            tether::domain::password::PasswordHasher::new(1).unwrap(),
+            tether::domain::links::BaseUrl::parse("http://localhost:8080").unwrap(),
+            tether::http::api::events::event_bodies(),
+        )
+        .unwrap()
+        .with_webhook_policy(tether::domain::destination::DestinationPolicy {
+            allow_http: true,
+            allow_private: true,
+        })
+        .unwrap();
+        let msp = app.ensure_msp_tenant("Tether").await.unwrap();
+        let operator = tether::domain::actor::Actor::operator(msp.id);
+        let acme = app
+            .create_tenant(
+                &operator,
+                NewTenant {
+                    name: "Acme Corp".into(),
+                    slug: "acme".into(),
+                    ..NewTenant::default()
+                },
+            )
+            .await
+            .unwrap();
+        app.create_webhook(
+            &operator,
+            NewWebhook {
+                url: url.to_owned(),
+                description: String::new(),
+                event_types: vec![String::from("invite.created")],
+                tenant_ids: None,
+                enabled: true,
+            },
+        )
+        .await
+        .unwrap();
+        for n in 0..count {
+            app.create_invite(
+                &operator,
+                NewInvite {
+                    email: format!("hook{n}@acme.com"),
+                    role_id: 4,
+                    tenant_id: acme.id.0,
+                    ..NewInvite::default()
+                },
+            )
+            .await
+            .unwrap();
+        }
+        app.close().await;
+    });
+}
+
+/// delivery.md §15: two processes on one PostgreSQL deliver each webhook event once.
+#[test]
+fn two_processes_deliver_each_webhook_event_once_on_postgres() {
+    on_postgres("ops", |database| {
+        let (port, ids) = webhook_receiver();
+        enqueue_webhook_backlog(database, &format!("http://127.0.0.1:{port}/hook"), 300);
+        let env = [
+            ("TETHER_WEBHOOK_ALLOW_HTTP", "true"),
+            ("TETHER_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let _one = serve(dir.path(), database, &dir.path().join("one.log"), &env);
+        let _two = serve(dir.path(), database, &dir.path().join("two.log"), &env);
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while ids.lock().unwrap().len() < 300 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // A little longer: a second delivery of anything would show now.
+        std::thread::sleep(Duration::from_secs(2));
+        let ids = ids.lock().unwrap().clone();
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), 300, "every event arrived");
+        assert_eq!(ids.len(), 300, "none arrived twice");
+    });
+}
