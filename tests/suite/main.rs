@@ -27,3 +27,4 @@ mod api_limits;
 mod web;
 mod web_console;
 mod web_invite_many;
+mod web_webhooks;

@@ -33,14 +33,14 @@ crate::on_both_engines!(
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
+pub struct Received {
     path: String,
     headers: HeaderMap,
     body: Vec<u8>,
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("a JSON body")
     }
 
@@ -94,13 +94,13 @@ struct Shared {
 
 /// A webhook receiver on 127.0.0.1: `/hook` answers as told, `/moved` redirects to
 /// `/elsewhere`.
-struct Receiver {
-    addr: SocketAddr,
+pub struct Receiver {
+    pub addr: SocketAddr,
     shared: Shared,
 }
 
 impl Receiver {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let shared = Shared::default();
         let record = |shared: Shared, path: &'static str| {
             move |headers: HeaderMap, body: axum::body::Bytes| {
@@ -144,17 +144,17 @@ impl Receiver {
         Self { addr, shared }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    fn answer_with(&self, statuses: &[u16]) {
+    pub fn answer_with(&self, statuses: &[u16]) {
         self.shared.answers.lock().unwrap().extend(statuses);
     }
 
     /// What arrived, in the order the events were written (attempts run side by side, so
     /// they may arrive in another).
-    fn received(&self) -> Vec<Received> {
+    pub fn received(&self) -> Vec<Received> {
         let mut received = self.shared.received.lock().unwrap().clone();
         received.sort_by_key(|r| r.header("webhook-id").parse::<i64>().unwrap_or(0));
         received

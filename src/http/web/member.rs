@@ -107,6 +107,9 @@ impl Member {
             if self.may(Action::ReadAudit) {
                 links.push(("/audit", "Audit"));
             }
+            if self.may(Action::ManageWebhooks) {
+                links.push(("/webhooks", "Webhooks"));
+            }
         }
         links.push(("/account", "Account"));
         let mut frame = Frame::public(&self.tenant);

@@ -12,6 +12,7 @@ pub mod member;
 pub mod recovery;
 pub mod sign_in;
 pub mod team;
+pub mod webhooks;
 
 use askama::Template;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
@@ -71,6 +72,16 @@ pub fn router() -> Router<AppState> {
         .route("/users/invites/{id}/revoke", post(console::revoke))
         .route("/users/invites/{id}/reissue", post(console::reissue))
         .route("/audit", get(console::audit))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", get(webhooks::show).post(webhooks::update))
+        .route("/webhooks/{id}/test", post(webhooks::test))
+        .route("/webhooks/{id}/rotate", post(webhooks::rotate))
+        .route("/webhooks/{id}/state", post(webhooks::switch))
+        .route("/webhooks/{id}/remove", post(webhooks::remove))
+        .route(
+            "/webhooks/{id}/deliveries/{delivery}/retry",
+            post(webhooks::retry),
+        )
         .route("/team", get(team::team).post(team::invite))
         .route("/team/invites/{id}/revoke", post(team::revoke))
         .route("/team/invites/{id}/reissue", post(team::reissue))
