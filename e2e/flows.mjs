@@ -3,11 +3,13 @@
 // an invite and copy the link; the recipient opens it on the client's host, sees its logo and
 // colour, sets a password and lands in the portal; the link then says "already used"; the
 // client admin invites a teammate from Team; the MSP admin revokes it and its link says so;
-// a person who forgot their password gets a reset link by e-mail and signs in with a new one.
+// a person who forgot their password gets a reset link by e-mail and signs in with a new one;
+// the MSP admin adds a webhook to a local receiver and follows its deliveries.
 // Screenshots of the key pages at desktop and phone widths go to target/screenshots/, and
 // axe-core checks the key pages for serious or critical accessibility violations.
 
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -40,6 +42,9 @@ async function startServer() {
       RUST_LOG: "warn",
       TETHER_DATABASE_URL: join(dir, "tether.db"),
       TETHER_MAIL_DIR: join(dir, "mail"),
+      // The webhook receiver below is http://127.0.0.1, which only these allow.
+      TETHER_WEBHOOK_ALLOW_HTTP: "true",
+      TETHER_WEBHOOK_ALLOW_PRIVATE: "true",
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -95,6 +100,31 @@ async function newPage(browser, options = {}) {
 }
 
 const step = (text) => console.log(`- ${text}`);
+
+/** A webhook receiver on loopback: records each delivery, answers with the next status in
+ * `answers` (200 once they run out). */
+const hooks = { received: [], answers: [] };
+const receiver = createServer((request, response) => {
+  let body = "";
+  request.on("data", (chunk) => (body += chunk));
+  request.on("end", () => {
+    hooks.received.push({ headers: request.headers, body: JSON.parse(body) });
+    response.writeHead(hooks.answers.shift() ?? 200).end();
+  });
+});
+await new Promise((listening) => receiver.listen(0, "127.0.0.1", listening));
+const receiverUrl = `http://127.0.0.1:${receiver.address().port}/hook`;
+
+/** Reloads `page` until `locate(page)` finds something, as deliveries are made in the
+ * background. */
+async function reloadUntil(page, locate) {
+  for (let tries = 0; tries < 40; tries++) {
+    if ((await locate(page).count()) > 0) return;
+    await new Promise((done) => setTimeout(done, 250));
+    await page.reload();
+  }
+  throw new Error(`${locate} never found anything on ${page.url()}`);
+}
 
 const { server, link: firstAdminLink, mailDir } = await startServer();
 
@@ -373,6 +403,48 @@ try {
   assert.ok(decodeURIComponent(download.split(",").slice(1).join(",")).includes(`carol@acme.com,${carolLink}`));
   await checkAccessibility(admin, "invite many results");
   await shoot(admin, "invite-many-done");
+  step("they add a webhook to a local receiver; Carol accepts her invite and the log shows it delivered");
+  await admin.getByRole("link", { name: "Webhooks", exact: true }).click();
+  await admin.getByRole("heading", { name: "Webhooks" }).waitFor();
+  await checkAccessibility(admin, "webhooks page");
+  await shoot(admin, "webhooks");
+  await admin.getByLabel("URL").fill(receiverUrl);
+  await admin.getByLabel("Description").fill("Our PSA");
+  await admin.getByRole("button", { name: "Add webhook" }).click();
+  await admin.getByRole("heading", { name: "Webhook added" }).waitFor();
+  const secret = await admin.getByLabel("Signing secret").inputValue();
+  assert.match(secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+  await checkAccessibility(admin, "webhook secret page");
+  await shoot(admin, "webhook-secret");
+  await admin.getByRole("link", { name: "Go to the webhook" }).click();
+  const carol = await newPage(browser);
+  await carol.goto(carolLink);
+  await carol.getByLabel("Password", { exact: true }).fill("harbor velvet quill 58");
+  await carol.getByLabel("Confirm password").fill("harbor velvet quill 58");
+  await carol.getByRole("button", { name: "Create account" }).click();
+  await carol.waitForURL(`${acme}/`);
+  const accepted = admin.getByRole("row", { name: /invite\.accepted/ });
+  await reloadUntil(admin, () => accepted);
+  assert.equal(await accepted.getByRole("cell").nth(2).innerText(), "200");
+  const event = hooks.received.find((hook) => hook.body.type === "invite.accepted");
+  assert.equal(event.body.data.email, "carol@acme.com");
+  assert.match(event.headers["webhook-signature"], /^v1,/);
+  await checkAccessibility(admin, "webhook page");
+  await shoot(admin, "webhook");
+
+  step("Send test event, answered 410: the webhook is turned off; turned on, Retry delivers it");
+  hooks.answers.push(410);
+  await admin.getByRole("button", { name: "Send test event" }).click();
+  await admin.getByText("A webhook.test event is on its way").waitFor();
+  await reloadUntil(admin, (page) => page.getByText("The receiver answered 410 Gone"));
+  await admin.getByRole("button", { name: "Turn on" }).click();
+  await admin.getByRole("button", { name: /^Retry the webhook\.test delivery/ }).click();
+  await admin.getByText("The event is being sent again").waitFor();
+  const tests = () => hooks.received.filter((hook) => hook.body.type === "webhook.test").length;
+  for (let tries = 0; tries < 40 && tests() < 2; tries++) await new Promise((done) => setTimeout(done, 250));
+  assert.equal(tests(), 2, "the retried test event arrived");
+  await admin.getByRole("link", { name: "All webhooks" }).click();
+
   await admin.getByRole("link", { name: "Audit", exact: true }).click();
   await checkAccessibility(admin, "audit page");
   await shoot(admin, "audit");
@@ -385,5 +457,6 @@ try {
   console.log(`browser tests passed; every page fits a 390-px screen; screenshots in ${screenshots}`);
 } finally {
   await browser.close();
+  receiver.close();
   server.kill("SIGTERM");
 }

@@ -93,8 +93,11 @@ async fn a_webhook_is_added_tested_and_a_failed_delivery_retried_in_the_console(
     // Send test event, answered 410: the endpoint is turned off and says why.
     receiver.answer_with(&[410]);
     let tested = browser.post(&api, MSP, "/webhooks/1/test", &[]).await;
-    assert_eq!(tested.status, StatusCode::OK);
-    assert!(text(&tested).contains("A webhook.test event is on its way"));
+    assert_eq!(tested.status, StatusCode::SEE_OTHER);
+    let location = tested.headers.get("location").unwrap().to_str().unwrap();
+    assert_eq!(location, "/webhooks/1?done=test");
+    let shown = text(&browser.get(&api, MSP, location).await);
+    assert!(shown.contains("A webhook.test event is on its way"));
     app.tether.deliver_due().await.unwrap();
     let html = text(&browser.get(&api, MSP, "/webhooks/1").await);
     assert!(html.contains("<td>webhook.test</td><td>410</td>"));
@@ -121,7 +124,9 @@ async fn a_webhook_is_added_tested_and_a_failed_delivery_retried_in_the_console(
             &[],
         )
         .await;
-    assert!(text(&retried).contains("The event is being sent again"));
+    assert_eq!(retried.status, StatusCode::SEE_OTHER);
+    let shown = text(&browser.get(&api, MSP, "/webhooks/1?done=retry").await);
+    assert!(shown.contains("The event is being sent again"));
     app.tether.deliver_due().await.unwrap();
     let last = receiver.received().pop().unwrap();
     assert_eq!(last.json()["type"], "webhook.test");

@@ -325,6 +325,19 @@ fn secret_page(member: &Member, hook: &Webhook, secret: &WebhookSecret, rotated:
 #[derive(Debug, Default, Deserialize)]
 pub struct LogPlace {
     pub cursor: Option<String>,
+    /// What a button just did: `test` or `retry`.
+    pub done: Option<String>,
+}
+
+impl LogPlace {
+    fn notice(&self) -> Option<String> {
+        let said = match self.done.as_deref()? {
+            "test" => "A webhook.test event is on its way; its delivery appears in the log below.",
+            "retry" => "The event is being sent again; its delivery appears in the log below.",
+            _ => return None,
+        };
+        Some(said.to_owned())
+    }
 }
 
 async fn hook_page(
@@ -387,7 +400,18 @@ pub async fn show(
         return refused;
     }
     let cursor = place.cursor.as_deref();
-    match hook_page(&app, &member, WebhookId(id), None, Vec::new(), None, cursor).await {
+    let notice = place.notice();
+    match hook_page(
+        &app,
+        &member,
+        WebhookId(id),
+        None,
+        Vec::new(),
+        notice,
+        cursor,
+    )
+    .await
+    {
         Ok(page) => member.page(StatusCode::OK, &page),
         Err(error) => refusal(&member.tenant, &error),
     }
@@ -460,11 +484,8 @@ async fn press(
     match button {
         Button::Test => {
             app.tether.send_test_event(actor, id).await?;
-            let notice = Some(String::from(
-                "A webhook.test event is on its way; its delivery appears in the log below.",
-            ));
-            let page = hook_page(app, member, id, None, Vec::new(), notice, None).await?;
-            Ok(member.page(StatusCode::OK, &page))
+            // After a redirect, reloading the page does not send another.
+            Ok(redirect(format!("{back}?done=test")))
         }
         Button::Rotate => {
             let secret = app.tether.rotate_webhook_secret(actor, id).await?;
@@ -564,9 +585,7 @@ pub async fn retry(
         .retry_webhook_delivery(&member.signed_in.actor, id, delivery)
         .await;
     let notice = match retried {
-        Ok(()) => {
-            String::from("The event is being sent again; its delivery appears in the log below.")
-        }
+        Ok(()) => return redirect(format!("/webhooks/{}?done=retry", id.0)),
         Err(Error::Conflict(conflict)) => crate::domain::error::sentence(&conflict.to_string()),
         Err(error) => return refusal(&member.tenant, &error),
     };
