@@ -30,6 +30,7 @@ HELLO = ROOT / "target/release/examples/hello"
 ARGON2 = ROOT / "target/release/examples/argon2_hash"
 BACKLOG = ROOT / "target/release/examples/outbox_backlog"
 DIRECT = ROOT / "target/release/examples/smtp_direct"
+HOOKS = ROOT / "target/release/examples/webhook_bench"
 SINK = ROOT / "tests/mail/smtp_sink.py"
 # Debian's python3-aiosmtpd (bench/run installs it) runs the SMTP server.
 SINK_PYTHON = "/usr/bin/python3"
@@ -49,6 +50,9 @@ MAIL_BACKLOG = 200 if QUICK else 2_000
 MAIL_LATENCY_SAMPLES = 20 if QUICK else 100
 # The outbox claims 32 messages at a time; the reference sends as many at once.
 MAIL_IN_FLIGHT = 32
+HOOK_EVENTS = 200 if QUICK else 1_000
+# Webhooks go out from the same lanes as e-mail: 32 at once.
+HOOK_IN_FLIGHT = 32
 CORES = os.cpu_count() or 1
 
 work = Path(tempfile.mkdtemp(prefix="tether-bench-"))
@@ -291,6 +295,75 @@ def measure_email(results):
         require_no_errors(side_runs, f"invite creation ({name})")
         results[f"create_mail_{name}"] = side_runs
     sink.stop()
+
+
+class Receiver:
+    """webhook_bench's receiver: verifies every delivery's signature with the standardwebhooks
+    crate and counts."""
+
+    def __init__(self, secret, port=None):
+        self.port = port or next(ports)
+        self.process = subprocess.Popen([HOOKS, "receive", str(self.port), secret])
+        running.append(self.process)
+        wait_ready(self.url("/count"))
+
+    def url(self, path="/hook"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def seen(self):
+        """Verified, not verified, and the first and last arrival in seconds."""
+        with urllib.request.urlopen(self.url("/count")) as answer:
+            valid, invalid, first, last = answer.read().decode().split()
+            return int(valid), int(invalid), float(first), float(last)
+
+    def counts(self):
+        return self.seen()[:2]
+
+    def rate(self, count, timeout=120):
+        """Events per second from the first arrival to the last, once `count` arrived: the
+        same measure for the outbox and the reference, whatever their start-up."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            valid, invalid, first, last = self.seen()
+            if valid + invalid >= count:
+                return (count - 1) / (last - first)
+            time.sleep(0.01)
+        raise SystemExit(f"only {self.counts()} of {count} webhooks arrived")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
+        running.remove(self.process)
+
+
+def measure_webhooks(results):
+    log(f"webhooks: the outbox delivering {HOOK_EVENTS:,} events to a local receiver, and reqwest posting the same straight")
+    # Each side's rate runs from the receiver's first arrival to its last.
+    outbox_rates, direct_rates = [], []
+    for run in range(RUNS):
+        database = work / f"hooks-{run}.db"
+        port = next(ports)
+        url = f"http://127.0.0.1:{port}/hook"
+        secret = subprocess.run([HOOKS, "backlog", str(database), url, str(HOOK_EVENTS)],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        receiver = Receiver(secret, port)
+        server = Tether(database, extra=["--webhook-allow-http", "--webhook-allow-private"])
+        server.start()
+        outbox_rates.append(receiver.rate(HOOK_EVENTS))
+        valid, invalid = receiver.counts()
+        if invalid or valid != HOOK_EVENTS:
+            raise SystemExit(f"webhooks: {valid} verified and {invalid} did not, of {HOOK_EVENTS}")
+        server.stop()
+        receiver.stop()
+        straight = Receiver(secret)
+        subprocess.run([HOOKS, "send", straight.url(), str(HOOK_EVENTS), str(HOOK_IN_FLIGHT), secret],
+                       capture_output=True, text=True, check=True)
+        direct_rates.append(straight.rate(HOOK_EVENTS))
+        if straight.counts() != (HOOK_EVENTS, 0):
+            raise SystemExit("the reqwest reference did not deliver every event verified")
+        straight.stop()
+    results["hook_outbox"] = outbox_rates
+    results["hook_direct"] = direct_rates
 
 
 def raw_inserts(database, seconds):
@@ -625,6 +698,12 @@ def write_report(results):
                  f"{outbox:,.0f} messages/s",
                  f"the same messages straight through lettre, {MAIL_IN_FLIGHT} in flight: {direct:,.0f}/s → **{ratio:.0%}**",
                  f"≥ 80%: {verdict(ratio >= 0.8)}"))
+    outbox, direct = statistics.median(results["hook_outbox"]), statistics.median(results["hook_direct"])
+    ratio = outbox / direct
+    rows.append((f"webhooks: the outbox delivering {HOOK_EVENTS:,} events to a local receiver answering 200 (every signature verified)",
+                 f"{outbox:,.0f} events/s",
+                 f"the same requests straight through reqwest, {HOOK_IN_FLIGHT} in flight: {direct:,.0f}/s → **{ratio:.0%}**",
+                 f"≥ 50%: {verdict(ratio >= 0.5)}"))
     rows.append((f"e-mail: request sent → message accepted by the SMTP server, idle, {MAIL_LATENCY_SAMPLES} invites one at a time",
                  f"p50 {results['mail_latency_p50']:.1f} ms, p99 {results['mail_latency_p99']:.1f} ms", "",
                  f"p99 < 1 s: {verdict(results['mail_latency_p99'] < 1000)}"))
@@ -681,6 +760,7 @@ def main():
     try:
         measure_tether_sqlite(results)
         measure_email(results)
+        measure_webhooks(results)
         measure_tether_postgres(results)
         measure_peer(results, python)
         write_report(results)

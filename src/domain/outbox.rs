@@ -9,6 +9,8 @@
 //! sqlxmq). What we need is small — one table, one claim query, one schedule — so it is
 //! this module and `store/outbox.rs`.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -228,15 +230,37 @@ pub const JITTER: f64 = 0.1;
 /// How long a claim holds a message; one attempt takes at most the SMTP timeout (20 s).
 pub const LEASE: Duration = Duration::from_secs(60);
 
-/// Messages one lane claims at once.
-const BATCH: i64 = 8;
-const BATCH_SIZE: usize = BATCH as usize;
+/// How one kind of message is delivered: how many a lane claims at once, and how many lanes
+/// each process runs. A lane waits for the slowest attempt of its batch before it records the
+/// batch and claims the next; the other lanes keep the receiver busy meanwhile.
+struct Lane {
+    kind: Kind,
+    batch: i64,
+    lanes: usize,
+}
 
-/// Lanes of delivery in each process. A lane waits for the slowest attempt of its batch
-/// before it records the batch and claims the next; the other lanes keep the mail server
-/// busy meanwhile. Four lanes of eight: about 80% of lettre's own throughput, where one lane
-/// of 32 made 63% and eight of four 75% (more transactions); `BENCHMARKS.md`.
-const LANES: usize = 4;
+impl Lane {
+    fn batch_size(&self) -> usize {
+        usize::try_from(self.batch).unwrap_or(1)
+    }
+}
+
+/// E-mail: four lanes of eight, about 80% of lettre's own throughput, where one lane of 32
+/// made 63% and eight of four 75% (more transactions); `BENCHMARKS.md`.
+const MAIL: Lane = Lane {
+    kind: Kind::Email,
+    batch: 8,
+    lanes: 4,
+};
+
+/// Webhooks: a receiver answers in a few milliseconds, so what limits them is the claim's and
+/// the record's write transactions, not the network. Two lanes of 128: eight of a claim made
+/// 9% of reqwest's own rate to a local receiver, 128 make about 42% (`BENCHMARKS.md`).
+const WEBHOOKS: Lane = Lane {
+    kind: Kind::Webhook,
+    batch: 128,
+    lanes: 2,
+};
 
 /// How long a lane lets messages gather before it claims a batch that was not full. Each
 /// claim and each record is a write transaction, which on SQLite waits for the one write
@@ -285,12 +309,23 @@ const EXPIRY_SWEEP: Duration = Duration::from_secs(60);
 pub(crate) struct Local {
     /// Seals tokens in transit; its key is read from the database on first use.
     sealer: tokio::sync::OnceCell<Sealer>,
-    /// Wakes this process's delivery lanes when a message was enqueued.
-    due: tokio::sync::Notify,
+    /// Wakes this process's e-mail lanes when a message was enqueued.
+    due_mail: tokio::sync::Notify,
+    /// Wakes this process's webhook lanes when an event was written.
+    due_webhooks: tokio::sync::Notify,
     /// When this process last swept expired invites' sealed tokens (Unix ms; 0: never).
     swept_at: std::sync::atomic::AtomicI64,
     /// A delivery erased a sealed token since the write-ahead log was last emptied.
     erased_since_checkpoint: std::sync::atomic::AtomicBool,
+}
+
+impl Local {
+    fn due(&self, kind: Kind) -> &tokio::sync::Notify {
+        match kind {
+            Kind::Email => &self.due_mail,
+            Kind::Webhook => &self.due_webhooks,
+        }
+    }
 }
 
 /// What one attempt came to.
@@ -314,6 +349,24 @@ struct Reply {
     retry_after: Option<Duration>,
     /// Not sent because the endpoint is off: says nothing about the endpoint.
     endpoint_off: bool,
+    /// The endpoint was in a run of failures, which a success ends.
+    was_failing: bool,
+}
+
+/// A webhook endpoint as one round of deliveries found it.
+enum Endpoint {
+    Ready(Ready),
+    Removed,
+    /// The database or the sealing key failed us; the message is tried again.
+    Unreadable,
+}
+
+struct Ready {
+    url: String,
+    enabled: bool,
+    failing: bool,
+    /// The current secret, and the previous one during its last 24 hours.
+    secrets: Vec<WebhookSecret>,
 }
 
 /// `FAILING_LIMIT` in milliseconds.
@@ -587,25 +640,35 @@ impl Tether {
         Ok(())
     }
 
-    /// Tells this process's worker that a message is due, once its transaction committed.
+    /// Tells this process's e-mail lanes that a message is due, once its transaction
+    /// committed.
     pub(crate) fn wake_delivery(&self) {
-        self.outbox.due.notify_one();
+        self.outbox.due_mail.notify_one();
     }
 
-    /// One round of delivery: claims what is due, attempts it, records each outcome. Returns
-    /// how many messages it attempted. Tests call it with a manual clock; `run_delivery`
-    /// calls it in a loop.
+    /// Tells this process's webhook lanes that an event is due.
+    pub(crate) fn wake_webhooks(&self) {
+        self.outbox.due_webhooks.notify_one();
+    }
+
+    /// One round of delivery of each kind: claims what is due, attempts it, records each
+    /// outcome. Returns how many messages it attempted. Tests call it with a manual clock;
+    /// `run_delivery`'s lanes call `deliver_round` in a loop.
     pub async fn deliver_due(&self) -> Result<usize> {
-        let kinds: &[Kind] = if self.mailer.is_some() {
-            &[Kind::Email, Kind::Webhook]
-        } else {
-            &[Kind::Webhook]
-        };
+        let mut attempted = 0;
+        if self.mailer.is_some() {
+            attempted += self.deliver_round(&MAIL).await?;
+        }
+        attempted += self.deliver_round(&WEBHOOKS).await?;
+        Ok(attempted)
+    }
+
+    async fn deliver_round(&self, lane: &Lane) -> Result<usize> {
         let now = self.now();
         let sweep = self.expiry_sweep_due(now);
         // Claiming is a write; on SQLite it waits for the one write lock. An idle outbox is
         // seen with a read.
-        if !sweep && !self.anything_due(now).await? {
+        if !sweep && !self.anything_due(lane.kind, now).await? {
             self.checkpoint_if_erased().await;
             return Ok(0);
         }
@@ -619,8 +682,8 @@ impl Tether {
                 self.db.engine(),
                 now,
                 now.plus(LEASE),
-                BATCH,
-                kinds,
+                lane.batch,
+                lane.kind,
             )
             .await?;
             tx.commit().await?;
@@ -631,10 +694,11 @@ impl Tether {
             return Ok(0);
         }
         let count = claimed.len();
+        let endpoints = Arc::new(self.endpoints_of(&claimed, now).await);
         let mut attempts = tokio::task::JoinSet::new();
         for message in claimed {
-            let tether = self.clone();
-            attempts.spawn(async move { tether.attempt(message).await });
+            let (tether, endpoints) = (self.clone(), endpoints.clone());
+            attempts.spawn(async move { tether.attempt(message, &endpoints).await });
         }
         let mut finished = Vec::with_capacity(count);
         while let Some(done) = attempts.join_next().await {
@@ -647,9 +711,50 @@ impl Tether {
         Ok(count)
     }
 
-    async fn anything_due(&self, now: Timestamp) -> Result<bool> {
+    /// The webhook endpoints a round's messages go to, each read and unsealed once.
+    async fn endpoints_of(
+        &self,
+        claimed: &[store::outbox::Claimed],
+        now: Timestamp,
+    ) -> HashMap<i64, Endpoint> {
+        let mut endpoints = HashMap::new();
+        for id in claimed.iter().filter_map(|message| message.webhook_id) {
+            if endpoints.contains_key(&id) {
+                continue;
+            }
+            let endpoint = match self.endpoint(WebhookId(id), now).await {
+                Ok(Some(ready)) => Endpoint::Ready(ready),
+                Ok(None) => Endpoint::Removed,
+                Err(error) => {
+                    tracing::warn!(%error, endpoint = id, "a webhook's endpoint could not be read");
+                    Endpoint::Unreadable
+                }
+            };
+            endpoints.insert(id, endpoint);
+        }
+        endpoints
+    }
+
+    async fn endpoint(&self, id: WebhookId, now: Timestamp) -> Result<Option<Ready>> {
+        let destination = {
+            let mut conn = self.db.read().await?;
+            store::webhooks::destination(&mut conn, id).await?
+        };
+        let Some(destination) = destination else {
+            return Ok(None);
+        };
+        let secrets = self.signing_secrets(self.sealer().await?, &destination.secrets, now)?;
+        Ok(Some(Ready {
+            url: destination.url,
+            enabled: destination.enabled != 0,
+            failing: destination.failing_since.is_some(),
+            secrets,
+        }))
+    }
+
+    async fn anything_due(&self, kind: Kind, now: Timestamp) -> Result<bool> {
         let mut conn = self.db.read().await?;
-        let next = store::outbox::next_due(&mut conn).await?;
+        let next = store::outbox::next_due(&mut conn, kind).await?;
         Ok(next.is_some_and(|due| due <= now))
     }
 
@@ -682,19 +787,18 @@ impl Tether {
     async fn record_attempts(&self, finished: &[Attempt]) -> Result<()> {
         let now = self.now();
         let mut tx = self.db.begin().await?;
+        let records: Vec<store::outbox::Finished<'_>> = finished
+            .iter()
+            .map(|attempt| store::outbox::Finished {
+                id: attempt.id,
+                outcome: attempt.outcome,
+                error: attempt.error.as_deref(),
+                status_code: attempt.reply.status_code,
+                duration_ms: attempt.duration_ms,
+            })
+            .collect();
+        store::outbox::finish_all(&mut tx, &records, now).await?;
         for attempt in finished {
-            store::outbox::finish(
-                &mut tx,
-                store::outbox::Finished {
-                    id: attempt.id,
-                    outcome: attempt.outcome,
-                    error: attempt.error.as_deref(),
-                    status_code: attempt.reply.status_code,
-                    duration_ms: attempt.duration_ms,
-                },
-                now,
-            )
-            .await?;
             if let Some(endpoint) = attempt.endpoint {
                 self.record_endpoint_news(&mut tx, endpoint, attempt, now)
                     .await?;
@@ -740,7 +844,10 @@ impl Tether {
             return Ok(());
         }
         if attempt.outcome == Outcome::Sent {
-            return Ok(store::webhooks::delivered(tx, endpoint).await?);
+            if attempt.reply.was_failing {
+                store::webhooks::delivered(tx, endpoint).await?;
+            }
+            return Ok(());
         }
         if attempt.reply.status_code == Some(410) {
             let reason = format!(
@@ -763,11 +870,18 @@ impl Tether {
     }
 
     /// Attempts one claimed message.
-    async fn attempt(&self, message: store::outbox::Claimed) -> Attempt {
+    async fn attempt(
+        &self,
+        message: store::outbox::Claimed,
+        endpoints: &HashMap<i64, Endpoint>,
+    ) -> Attempt {
         let started = Instant::now();
         let kind = Kind::from_stored(&message.kind);
         let (result, reply) = match (kind, &self.mailer) {
-            (Kind::Webhook, _) => self.send_webhook(&message).await,
+            (Kind::Webhook, _) => {
+                let endpoint = message.webhook_id.and_then(|id| endpoints.get(&id));
+                self.send_webhook(&message, endpoint).await
+            }
             (Kind::Email, Some(mailer)) => {
                 (self.send_claimed(mailer, &message).await, Reply::default())
             }
@@ -830,87 +944,55 @@ impl Tether {
     async fn send_webhook(
         &self,
         message: &store::outbox::Claimed,
+        endpoint: Option<&Endpoint>,
     ) -> (Result<(), mail::SendFailure>, Reply) {
-        let permanent = |sentence: &str| mail::SendFailure {
-            permanent: true,
+        let failure = |permanent: bool, sentence: &str| mail::SendFailure {
+            permanent,
             sentence: sentence.to_owned(),
         };
-        let Some(endpoint) = message.webhook_id.map(WebhookId) else {
-            return (
-                Err(permanent("The message names no endpoint.")),
-                Reply::default(),
-            );
-        };
-        let destination = async {
-            let mut conn = self.db.read().await?;
-            store::webhooks::destination(&mut conn, endpoint).await
-        }
-        .await;
-        let destination = match destination {
-            Ok(Some(destination)) => destination,
-            Ok(None) => {
+        let endpoint = match endpoint {
+            Some(Endpoint::Ready(ready)) => ready,
+            Some(Endpoint::Removed) | None => {
                 return (
-                    Err(permanent("The endpoint was removed.")),
+                    Err(failure(true, "The endpoint was removed.")),
                     Reply::default(),
                 )
             }
-            Err(error) => {
-                tracing::warn!(%error, "a webhook's endpoint could not be read");
-                return (
-                    Err(mail::SendFailure {
-                        permanent: false,
-                        sentence: String::from(
-                            "Tether could not read the endpoint; it will try again.",
-                        ),
-                    }),
-                    Reply::default(),
-                );
+            Some(Endpoint::Unreadable) => {
+                let sentence =
+                    "Tether could not read the endpoint or its secret; it will try again.";
+                return (Err(failure(false, sentence)), Reply::default());
             }
         };
-        if destination.enabled == 0 && message.topic != super::webhook::EventType::Test.name() {
+        if !endpoint.enabled && message.topic != super::webhook::EventType::Test.name() {
             let reply = Reply {
                 endpoint_off: true,
                 ..Reply::default()
             };
-            return (
-                Err(permanent(
-                    "The endpoint is turned off; retry it once it is on again.",
-                )),
-                reply,
-            );
+            let sentence = "The endpoint is turned off; retry it once it is on again.";
+            return (Err(failure(true, sentence)), reply);
         }
-        let now = self.now();
-        let signature = async {
-            let sealer = self.sealer().await?;
-            let secrets = self.signing_secrets(sealer, &destination.secrets, now)?;
-            let secrets: Vec<&WebhookSecret> = secrets.iter().collect();
-            signature_header(
-                &secrets,
-                &message.id.to_string(),
-                now.millis() / 1000,
-                message.payload.as_bytes(),
-            )
-        }
-        .await;
-        let signature = match signature {
+        let id = message.id.to_string();
+        let timestamp = self.now().millis() / 1000;
+        let secrets: Vec<&WebhookSecret> = endpoint.secrets.iter().collect();
+        let signature = match signature_header(&secrets, &id, timestamp, message.payload.as_bytes())
+        {
             Ok(signature) => signature,
             Err(error) => {
                 tracing::warn!(%error, "a webhook could not be signed");
-                return (
-                    Err(permanent("The endpoint's secret could not be read (the server's key changed); rotate the secret.")),
-                    Reply::default(),
-                );
+                let sentence = "The event could not be signed; it will be tried again.";
+                return (Err(failure(false, sentence)), Reply::default());
             }
         };
-        let id = message.id.to_string();
         let signed = Signed {
             id: &id,
-            timestamp: now.millis() / 1000,
+            timestamp,
             signature: &signature,
         };
+        let was_failing = endpoint.failing;
         match self
             .webhooks
-            .post(&destination.url, &signed, message.payload.clone())
+            .post(&endpoint.url, &signed, message.payload.clone())
             .await
         {
             Ok(answered) => {
@@ -918,27 +1000,24 @@ impl Tether {
                     status_code: Some(i64::from(answered.status)),
                     retry_after: answered.retry_after,
                     endpoint_off: false,
+                    was_failing,
                 };
                 let result = if answered.success() {
                     Ok(())
                 } else {
-                    Err(mail::SendFailure {
-                        // 410: the receiver asked for no more; anything else is tried again.
-                        permanent: answered.status == 410,
-                        sentence: format!(
-                            "The receiver answered {}.",
-                            status_text(answered.status)
-                        ),
-                    })
+                    // 410: the receiver asked for no more; anything else is tried again.
+                    let sentence =
+                        format!("The receiver answered {}.", status_text(answered.status));
+                    Err(failure(answered.status == 410, &sentence))
                 };
                 (result, reply)
             }
             Err(sentence) => (
-                Err(mail::SendFailure {
-                    permanent: false,
-                    sentence,
-                }),
-                Reply::default(),
+                Err(failure(false, &sentence)),
+                Reply {
+                    was_failing,
+                    ..Reply::default()
+                },
             ),
         }
     }
@@ -1121,9 +1200,16 @@ impl Tether {
     /// flight finish within a grace period, and gives back what it could not finish.
     pub async fn run_delivery(&self, stop: watch::Receiver<bool>) {
         let mut lanes = tokio::task::JoinSet::new();
-        for _ in 0..LANES {
-            let (tether, stop) = (self.clone(), stop.clone());
-            lanes.spawn(async move { tether.deliver_in_lane(stop).await });
+        let kinds: &[&'static Lane] = if self.mailer.is_some() {
+            &[&MAIL, &WEBHOOKS]
+        } else {
+            &[&WEBHOOKS]
+        };
+        for lane in kinds {
+            for _ in 0..lane.lanes {
+                let (tether, stop) = (self.clone(), stop.clone());
+                lanes.spawn(async move { tether.deliver_in_lane(lane, stop).await });
+            }
         }
         while let Some(done) = lanes.join_next().await {
             if let Err(error) = done {
@@ -1133,12 +1219,13 @@ impl Tether {
     }
 
     /// One lane of `run_delivery`: claim a batch, attempt it, record it, and again.
-    async fn deliver_in_lane(&self, mut stop: watch::Receiver<bool>) {
+    async fn deliver_in_lane(&self, lane: &Lane, mut stop: watch::Receiver<bool>) {
+        let due = self.outbox.due(lane.kind);
         loop {
             if *stop.borrow() {
                 return;
             }
-            let round = self.deliver_due();
+            let round = self.deliver_round(lane);
             tokio::pin!(round);
             let attempted = tokio::select! {
                 done = &mut round => done,
@@ -1152,7 +1239,7 @@ impl Tether {
             };
             let wait = match attempted {
                 // A full batch: more may be due already.
-                Ok(n) if n >= BATCH_SIZE => Duration::ZERO,
+                Ok(n) if n >= lane.batch_size() => Duration::ZERO,
                 Ok(0) => IDLE_POLL,
                 Ok(_) => GATHER,
                 Err(error) => {
@@ -1163,7 +1250,7 @@ impl Tether {
             if wait > Duration::ZERO {
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
-                    () = self.outbox.due.notified() => {
+                    () = due.notified() => {
                         tokio::time::sleep(GATHER).await;
                     }
                     _ = stop.changed() => return,
@@ -1186,7 +1273,7 @@ impl Tether {
         let scope = self.scope_or_refuse(actor, Action::SeeOutbox).await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        store::outbox::by_id(&mut tx, id)
+        let message = store::outbox::by_id(&mut tx, id)
             .await?
             .filter(|m| match scope {
                 super::actor::TenantScope::All => true,
@@ -1199,7 +1286,10 @@ impl Tether {
             return Err(Error::Conflict(Conflict::MessageNotRetryable));
         }
         tx.commit().await?;
-        self.wake_delivery();
+        match message.kind {
+            Kind::Email => self.wake_delivery(),
+            Kind::Webhook => self.wake_webhooks(),
+        }
         Ok(())
     }
 

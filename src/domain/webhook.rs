@@ -453,7 +453,7 @@ impl Tether {
             .enqueue_event(&mut tx, &webhook, EventType::Test, None, data, now)
             .await?;
         tx.commit().await?;
-        self.wake_delivery();
+        self.wake_webhooks();
         Ok(message)
     }
 
@@ -490,7 +490,7 @@ impl Tether {
             return Err(Error::Conflict(Conflict::MessageNotRetryable));
         }
         tx.commit().await?;
-        self.wake_delivery();
+        self.wake_webhooks();
         Ok(())
     }
 
@@ -540,7 +540,7 @@ impl Tether {
         if queued {
             // Before the commit, so at worst early: a lane that finds nothing due yet finds
             // it on its next look, a second later.
-            self.wake_delivery();
+            self.wake_webhooks();
         }
         Ok(())
     }

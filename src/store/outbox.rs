@@ -89,7 +89,7 @@ pub struct Claimed {
     pub created_at: i64,
 }
 
-/// Claims up to `limit` due messages of `kinds` until `lease_until`: each becomes `sending`, its
+/// Claims up to `limit` due messages of `kind` until `lease_until`: each becomes `sending`, its
 /// attempt is counted, and it is due again when the lease runs out (a process that died
 /// holding it left it to be claimed again).
 pub async fn claim(
@@ -98,14 +98,8 @@ pub async fn claim(
     now: Timestamp,
     lease_until: Timestamp,
     limit: i64,
-    kinds: &[Kind],
+    kind: Kind,
 ) -> Result<Vec<Claimed>> {
-    // Kinds are our own constants, never input.
-    let kinds = kinds
-        .iter()
-        .map(|kind| format!("'{}'", kind.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
     let skip_locked = match engine {
         Engine::Postgres => " FOR UPDATE SKIP LOCKED",
         Engine::Sqlite => "",
@@ -114,7 +108,7 @@ pub async fn claim(
         "UPDATE outbox SET state = 'sending', attempts = attempts + 1, locked_until = $1, \
          next_attempt_at = $1 \
          WHERE id IN (SELECT id FROM outbox WHERE state IN ('queued', 'sending') \
-           AND kind IN ({kinds}) AND next_attempt_at <= $2 \
+           AND kind = $4 AND next_attempt_at <= $2 \
            ORDER BY next_attempt_at, id LIMIT $3{skip_locked}) \
          RETURNING id, kind, topic, tenant_id, invite_id, password_reset_id, webhook_id, payload, \
          sealed, attempts, created_at"
@@ -123,6 +117,7 @@ pub async fn claim(
         .bind(lease_until.millis())
         .bind(now.millis())
         .bind(limit)
+        .bind(kind.as_str())
         .fetch_all(conn)
         .await?)
 }
@@ -156,49 +151,87 @@ pub struct Finished<'a> {
     pub duration_ms: i64,
 }
 
-/// Records an attempt and the message's new state. A sent message loses its sealed copy.
-pub async fn finish(conn: &mut Conn, attempt: Finished<'_>, now: Timestamp) -> Result<()> {
-    let Finished {
-        id,
-        outcome,
-        error,
-        status_code,
-        duration_ms,
-    } = attempt;
-    sqlx::query(
-        "INSERT INTO outbox_attempts (message_id, attempted_at, outcome, error, duration_ms, \
-         status_code) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(id)
-    .bind(now.millis())
-    .bind(outcome.as_str())
-    .bind(error)
-    .bind(duration_ms)
-    .bind(status_code)
-    .execute(&mut *conn)
-    .await?;
-    let query = match outcome {
-        Outcome::Sent => sqlx::query(
+/// Attempts written by one statement.
+const FINISH_CHUNK: usize = 16;
+
+/// Records a round's attempts and their messages' new states; a sent message loses its
+/// sealed copy. The attempts are one statement and the sent messages another, as a round is
+/// mostly successes; a retry or a failure is a statement of its own.
+pub async fn finish_all(conn: &mut Conn, attempts: &[Finished<'_>], now: Timestamp) -> Result<()> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    // In chunks: SQLite looks each `$n` up by name as it binds, so one statement with
+    // hundreds of parameters costs more than several with a few dozen.
+    for chunk in attempts.chunks(FINISH_CHUNK) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|n| {
+                let first = n * 5 + 2;
+                format!(
+                    "(${}, $1, ${}, ${}, ${}, ${})",
+                    first,
+                    first + 1,
+                    first + 2,
+                    first + 3,
+                    first + 4
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO outbox_attempts (message_id, attempted_at, outcome, error, duration_ms, \
+             status_code) VALUES {}",
+            rows.join(", ")
+        );
+        let mut insert = sqlx::query(&sql).bind(now.millis());
+        for attempt in chunk {
+            insert = insert
+                .bind(attempt.id)
+                .bind(attempt.outcome.as_str())
+                .bind(attempt.error)
+                .bind(attempt.duration_ms)
+                .bind(attempt.status_code);
+        }
+        insert.execute(&mut *conn).await?;
+    }
+
+    let sent: Vec<i64> = attempts
+        .iter()
+        .filter(|attempt| attempt.outcome == Outcome::Sent)
+        .map(|attempt| attempt.id)
+        .collect();
+    for sent in sent.chunks(FINISH_CHUNK) {
+        let placeholders: Vec<String> = (0..sent.len()).map(|n| format!("${}", n + 2)).collect();
+        let sql = format!(
             "UPDATE outbox SET state = 'sent', sent_at = $1, sealed = NULL, locked_until = NULL, \
-             last_error = NULL WHERE id = $2",
-        )
-        .bind(now.millis())
-        .bind(id),
-        Outcome::Retry(due) => sqlx::query(
-            "UPDATE outbox SET state = 'queued', next_attempt_at = $1, locked_until = NULL, \
-             last_error = $2 WHERE id = $3 AND state = 'sending'",
-        )
-        .bind(due.millis())
-        .bind(error)
-        .bind(id),
-        Outcome::Failed => sqlx::query(
-            "UPDATE outbox SET state = 'failed', locked_until = NULL, last_error = $1 \
-             WHERE id = $2 AND state = 'sending'",
-        )
-        .bind(error)
-        .bind(id),
-    };
-    query.execute(conn).await?;
+             last_error = NULL WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut update = sqlx::query(&sql).bind(now.millis());
+        for id in sent {
+            update = update.bind(*id);
+        }
+        update.execute(&mut *conn).await?;
+    }
+
+    for attempt in attempts {
+        let query = match attempt.outcome {
+            Outcome::Sent => continue,
+            Outcome::Retry(due) => sqlx::query(
+                "UPDATE outbox SET state = 'queued', next_attempt_at = $1, locked_until = NULL, \
+                 last_error = $2 WHERE id = $3 AND state = 'sending'",
+            )
+            .bind(due.millis())
+            .bind(attempt.error)
+            .bind(attempt.id),
+            Outcome::Failed => sqlx::query(
+                "UPDATE outbox SET state = 'failed', locked_until = NULL, last_error = $1 \
+                 WHERE id = $2 AND state = 'sending'",
+            )
+            .bind(attempt.error)
+            .bind(attempt.id),
+        };
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -406,11 +439,13 @@ pub async fn oldest_due(conn: &mut Conn, now: Timestamp) -> Result<Option<Timest
     Ok(at.map(Timestamp::from_millis))
 }
 
-/// When the next queued message is due, for a worker deciding how long to wait.
-pub async fn next_due(conn: &mut Conn) -> Result<Option<Timestamp>> {
+/// When the next message of `kind` is due, for a lane deciding whether to claim.
+pub async fn next_due(conn: &mut Conn, kind: Kind) -> Result<Option<Timestamp>> {
     let at: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('queued', 'sending')",
+        "SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('queued', 'sending') \
+         AND kind = $1",
     )
+    .bind(kind.as_str())
     .fetch_one(conn)
     .await?;
     Ok(at.map(Timestamp::from_millis))

@@ -171,6 +171,7 @@ pub async fn rotate(
 pub struct Destination {
     pub url: String,
     pub enabled: i64,
+    pub failing_since: Option<i64>,
     #[sqlx(flatten)]
     pub secrets: SealedSecrets,
 }
@@ -188,8 +189,8 @@ pub struct SealedSecrets {
 
 pub async fn destination(conn: &mut Conn, id: WebhookId) -> Result<Option<Destination>> {
     Ok(sqlx::query_as(
-        "SELECT url, enabled, secret_sealed, previous_secret_sealed, previous_secret_until \
-         FROM webhooks WHERE id = $1",
+        "SELECT url, enabled, failing_since, secret_sealed, previous_secret_sealed, \
+         previous_secret_until FROM webhooks WHERE id = $1",
     )
     .bind(id.0)
     .fetch_optional(conn)
