@@ -214,9 +214,43 @@ fn logs_never_show_a_secret(database: &str, format: &str) {
         dir.path(),
         database,
         &log,
-        &[("RUST_LOG", "trace"), ("TETHER_LOG_FORMAT", format)],
+        &[
+            ("RUST_LOG", "trace"),
+            ("TETHER_LOG_FORMAT", format),
+            ("TETHER_WEBHOOK_ALLOW_HTTP", "true"),
+            ("TETHER_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ],
     );
     let admin = sign_in(server.port, "root@example.com", PASSWORD);
+    // A webhook, its secret rotated, so that deliveries are signed with two secrets while
+    // everything below happens.
+    let (receiver_port, delivered) = webhook_receiver();
+    let hook =
+        format!(r#"{{"url": "http://127.0.0.1:{receiver_port}/hook", "event_types": ["*"]}}"#);
+    let bearer = format!("Bearer {admin}");
+    let (status, created) = http(
+        server.port,
+        "POST",
+        "/api/webhooks",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &bearer),
+        ],
+        &hook,
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{created}");
+    let first_secret = json_field(&created, "secret");
+    let (status, rotated) = http(
+        server.port,
+        "POST",
+        "/api/webhooks/1/rotate-secret",
+        &[("Authorization", &bearer)],
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{rotated}");
+    let second_secret = json_field(&rotated, "secret");
     let token = create_invite(server.port, &admin, "alice@acme.com");
     let invite_path = format!("/invite/{token}");
     let acme_host = format!("acme.localhost:{}", server.port);
@@ -249,6 +283,14 @@ fn logs_never_show_a_secret(database: &str, format: &str) {
     assert_eq!(status, 201, "{accepted}");
     let alice = json_field(&accepted, "token");
     let alice_again = sign_in(server.port, "alice@acme.com", ALICE_PASSWORD);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while delivered.lock().unwrap().len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        delivered.lock().unwrap().len() >= 3,
+        "the events were delivered"
+    );
     let (_, metrics) = http(server.port, "GET", "/metrics", &[], "").unwrap();
     drop(server);
 
@@ -271,6 +313,10 @@ fn logs_never_show_a_secret(database: &str, format: &str) {
         PASSWORD,
         ALICE_PASSWORD,
         invite_path.as_str(),
+        first_secret.as_str(),
+        second_secret.as_str(),
+        first_secret.trim_start_matches("whsec_"),
+        second_secret.trim_start_matches("whsec_"),
     ] {
         assert!(!logs.contains(secret), "the log shows {secret:?}");
         assert!(!metrics.contains(secret), "/metrics shows {secret:?}");

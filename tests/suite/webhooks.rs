@@ -29,6 +29,7 @@ crate::on_both_engines!(
     only_msp_admins_manage_webhooks,
     a_failed_delivery_is_retried_by_hand_and_a_test_event_is_sent,
     an_endpoint_failing_for_five_days_is_turned_off,
+    a_retry_after_longer_than_the_schedule_is_obeyed,
 );
 
 /// One request the receiver got.
@@ -93,7 +94,7 @@ struct Shared {
 }
 
 /// A webhook receiver on 127.0.0.1: `/hook` answers as told, `/moved` redirects to
-/// `/elsewhere`.
+/// `/elsewhere`, `/busy` answers its first request 503 with `Retry-After: 120`.
 pub struct Receiver {
     pub addr: SocketAddr,
     shared: Shared,
@@ -134,8 +135,32 @@ impl Receiver {
                 }
             }
         };
+        let busy = {
+            let shared = shared.clone();
+            move |headers: HeaderMap, body: axum::body::Bytes| {
+                let shared = shared.clone();
+                async move {
+                    let mut received = shared.received.lock().unwrap();
+                    received.push(Received {
+                        path: String::from("/busy"),
+                        headers,
+                        body: body.to_vec(),
+                    });
+                    if received.len() == 1 {
+                        Response::builder()
+                            .status(StatusCode::SERVICE_UNAVAILABLE)
+                            .header("retry-after", "120")
+                            .body(axum::body::Body::empty())
+                            .unwrap()
+                    } else {
+                        StatusCode::OK.into_response()
+                    }
+                }
+            }
+        };
         let router = axum::Router::new()
             .route("/hook", post(record(shared.clone(), "/hook")))
+            .route("/busy", post(busy))
             .route("/elsewhere", post(record(shared.clone(), "/elsewhere")))
             .route("/moved", post(moved));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -738,4 +763,29 @@ async fn an_endpoint_failing_for_five_days_is_turned_off(app: TestApp) {
     let shown = api.get(&format!("/api/webhooks/{id}"), &admin).await;
     let reason = shown.body["disabled_reason"].as_str().unwrap();
     assert!(reason.starts_with("Every delivery failed from"), "{reason}");
+}
+
+async fn a_retry_after_longer_than_the_schedule_is_obeyed(app: TestApp) {
+    let (app, api, admin, receiver) = setup(app).await;
+    let hook = add_hook(
+        &api,
+        &admin,
+        json!({"url": receiver.url("/busy"), "event_types": ["*"]}),
+    )
+    .await;
+    let id = hook["id"].as_i64().unwrap();
+    api.post(&format!("/api/webhooks/{id}/test"), &admin, json!({}))
+        .await;
+    assert_eq!(app.tether.deliver_due().await.unwrap(), 1);
+    // The schedule's first wait is 5 s; the receiver asked for 120.
+    app.clock.advance(Duration::from_secs(60));
+    assert_eq!(app.tether.deliver_due().await.unwrap(), 0);
+    app.clock.advance(Duration::from_secs(61));
+    assert_eq!(app.tether.deliver_due().await.unwrap(), 1);
+    let codes: Vec<Value> = deliveries(&api, &admin, id)
+        .await
+        .iter()
+        .map(|d| d["status_code"].clone())
+        .collect();
+    assert_eq!(codes, [json!(200), json!(503)]);
 }
