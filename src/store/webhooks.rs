@@ -124,16 +124,22 @@ pub async fn update(conn: &mut Conn, webhook: &Webhook) -> Result<()> {
     Ok(())
 }
 
-/// Removes the endpoint, its messages and their attempts.
+/// Removes the endpoint, its messages and their attempts. A message being sent right now is
+/// let go of instead, so that its worker can still record the attempt; it names no endpoint
+/// afterwards and is not sent again.
 pub async fn delete(conn: &mut Conn, id: WebhookId) -> Result<()> {
     sqlx::query(
         "DELETE FROM outbox_attempts WHERE message_id IN \
-         (SELECT id FROM outbox WHERE webhook_id = $1)",
+         (SELECT id FROM outbox WHERE webhook_id = $1 AND state <> 'sending')",
     )
     .bind(id.0)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("DELETE FROM outbox WHERE webhook_id = $1")
+    sqlx::query("DELETE FROM outbox WHERE webhook_id = $1 AND state <> 'sending'")
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE outbox SET webhook_id = NULL WHERE webhook_id = $1")
         .bind(id.0)
         .execute(&mut *conn)
         .await?;

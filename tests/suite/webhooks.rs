@@ -30,6 +30,8 @@ crate::on_both_engines!(
     a_failed_delivery_is_retried_by_hand_and_a_test_event_is_sent,
     an_endpoint_failing_for_five_days_is_turned_off,
     a_retry_after_longer_than_the_schedule_is_obeyed,
+    removing_an_endpoint_lets_go_of_a_message_being_sent,
+    user_and_renewal_events_carry_their_objects,
 );
 
 /// One request the receiver got.
@@ -788,4 +790,105 @@ async fn a_retry_after_longer_than_the_schedule_is_obeyed(app: TestApp) {
         .map(|d| d["status_code"].clone())
         .collect();
     assert_eq!(codes, [json!(200), json!(503)]);
+}
+
+async fn removing_an_endpoint_lets_go_of_a_message_being_sent(app: TestApp) {
+    let (app, api, admin, receiver) = setup(app).await;
+    let hook = add_hook(
+        &api,
+        &admin,
+        json!({"url": receiver.url("/hook"), "event_types": ["*"]}),
+    )
+    .await;
+    let id = hook["id"].as_i64().unwrap();
+    for _ in 0..2 {
+        api.post(&format!("/api/webhooks/{id}/test"), &admin, json!({}))
+            .await;
+    }
+    // One of the two is being sent by a worker when the endpoint is removed.
+    sqlx::query("UPDATE outbox SET state = 'sending' WHERE id = (SELECT MIN(id) FROM outbox)")
+        .execute(app.db.reader())
+        .await
+        .unwrap();
+    let removed = api.delete(&format!("/api/webhooks/{id}"), &admin).await;
+    assert_eq!(removed.status.as_u16(), 204);
+    assert_eq!(app.count("SELECT COUNT(*) FROM webhooks").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE state = 'sending' AND webhook_id IS NULL")
+            .await,
+        1,
+        "the message being sent is kept, naming no endpoint"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox").await, 1);
+}
+
+async fn user_and_renewal_events_carry_their_objects(app: TestApp) {
+    let (app, api, admin, receiver) = setup(app).await;
+    let acme = app.client("Acme Corp", "acme").await;
+    let (alice, _) = app.user("alice@acme.com", &acme, Role::ClientUser).await;
+    let stale = app.invite("bob@acme.com", &acme, Role::ClientUser).await;
+    add_hook(
+        &api,
+        &admin,
+        json!({"url": receiver.url("/hook"), "event_types": [
+            "user.updated", "user.deactivated", "user.password_reset", "invite.renewal_requested"
+        ]}),
+    )
+    .await;
+    app.tether
+        .update_user(
+            &app.operator,
+            alice.id,
+            tether::domain::user::UserChanges {
+                name: Some(String::from("Alice Renamed")),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let reset = app
+        .tether
+        .issue_password_reset(&app.operator, alice.id, false)
+        .await
+        .unwrap();
+    app.tether
+        .reset_password(reset.token.expose(), "harbor velvet quill 58", None, None)
+        .await
+        .unwrap();
+    app.tether
+        .update_user(
+            &app.operator,
+            alice.id,
+            tether::domain::user::UserChanges {
+                active: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    app.clock.advance(Duration::from_secs(4 * 24 * 3600));
+    app.tether
+        .request_invite_renewal(stale.token.expose(), None, None)
+        .await
+        .unwrap();
+    while app.tether.deliver_due().await.unwrap() > 0 {}
+    assert_eq!(
+        receiver.types(),
+        [
+            "user.updated",
+            "user.password_reset",
+            "user.deactivated",
+            "invite.renewal_requested"
+        ]
+    );
+    let received = receiver.received();
+    assert_eq!(received[0].json()["data"]["name"], "Alice Renamed");
+    assert_eq!(received[2].json()["data"]["active"], false);
+    let renewal = &received[3].json()["data"];
+    assert_eq!(renewal["email"], "bob@acme.com");
+    assert!(renewal["renewal_requested_at"].is_string());
+    for delivery in &received {
+        let body = String::from_utf8(delivery.body.clone()).unwrap();
+        assert!(!body.contains(reset.token.expose()) && !body.contains("harbor velvet"));
+    }
 }
