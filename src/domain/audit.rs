@@ -41,6 +41,69 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
+    /// Every action, in the order the audit page's filter offers them.
+    pub const ALL: [AuditAction; 24] = [
+        Self::InviteCreated,
+        Self::InviteSuperseded,
+        Self::InviteRevoked,
+        Self::InviteAccepted,
+        Self::InviteAcceptRefused,
+        Self::InviteRenewalRequested,
+        Self::SignIn,
+        Self::SignInFailed,
+        Self::SignOut,
+        Self::UserCreated,
+        Self::UserChanged,
+        Self::UserDeactivated,
+        Self::UserPasswordChanged,
+        Self::PasswordResetRequested,
+        Self::PasswordResetLinkCreated,
+        Self::PasswordReset,
+        Self::TenantCreated,
+        Self::TenantChanged,
+        Self::TenantBrandingChanged,
+        Self::WebhookCreated,
+        Self::WebhookChanged,
+        Self::WebhookDeleted,
+        Self::WebhookSecretRotated,
+        Self::AccessRefused,
+    ];
+
+    /// The action a stored name stands for.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.name() == name)
+    }
+
+    /// What it is, for the audit page's filter.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::InviteCreated => "Invites created",
+            Self::InviteSuperseded => "Invites replaced by a newer one",
+            Self::InviteRevoked => "Invites revoked",
+            Self::InviteAccepted => "Invites accepted",
+            Self::InviteAcceptRefused => "Unusable invite links submitted",
+            Self::InviteRenewalRequested => "New invite links asked for",
+            Self::SignIn => "Sign-ins",
+            Self::SignInFailed => "Failed sign-ins",
+            Self::SignOut => "Sign-outs",
+            Self::UserCreated => "Accounts created",
+            Self::UserChanged => "Accounts changed",
+            Self::UserDeactivated => "Accounts deactivated",
+            Self::UserPasswordChanged => "Passwords changed",
+            Self::PasswordResetRequested => "Password resets asked for",
+            Self::PasswordResetLinkCreated => "Password reset links made",
+            Self::PasswordReset => "Passwords reset",
+            Self::TenantCreated => "Clients created",
+            Self::TenantChanged => "Client settings changed",
+            Self::TenantBrandingChanged => "Client logos changed",
+            Self::WebhookCreated => "Webhooks added",
+            Self::WebhookChanged => "Webhooks changed",
+            Self::WebhookDeleted => "Webhooks removed",
+            Self::WebhookSecretRotated => "Webhook secrets rotated",
+            Self::AccessRefused => "Actions refused",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::InviteCreated => "invite.created",

@@ -4,6 +4,7 @@
 //! pages and the command line all call these methods and nothing else.
 
 pub mod account;
+pub mod activity;
 pub mod actor;
 pub mod allowed_domains;
 pub mod audit;

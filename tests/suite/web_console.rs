@@ -10,6 +10,7 @@ use crate::common::{
 };
 
 crate::on_both_engines!(
+    the_audit_page_says_who_did_what_in_sentences_filtered_and_paged,
     an_msp_admin_creates_a_client_with_a_logo_and_invites_its_admin,
     msp_staff_are_invited_from_the_users_page,
     pending_invites_are_revoked_and_reissued_from_the_console,
@@ -869,4 +870,78 @@ async fn pending_invites_are_filtered_by_tenant_and_email_and_say_who_invited(ap
         one.contains("value=\"BO@acme.com\""),
         "the search keeps what was typed"
     );
+}
+
+async fn the_audit_page_says_who_did_what_in_sentences_filtered_and_paged(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let issued = app
+        .invite("dana@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    let dana = app
+        .accept(issued.token.expose(), "Dana Whitfield")
+        .await
+        .unwrap()
+        .user;
+    let dana_actor = dana.actor(None);
+    app.invite_as(&dana_actor, "carol@acme.com", &acme, Role::ClientUser)
+        .await
+        .unwrap();
+    let api = app.api().await;
+    let browser = sign_in(&app, &api, MSP, "dana@atechsolutions.org").await;
+
+    let said = "Dana Whitfield invited carol@acme.com as Client user to Acme Corp";
+    let dashboard = text(&browser.get(&api, MSP, "/").await);
+    assert!(dashboard.contains(said), "{dashboard}");
+    let audit = text(&browser.get(&api, MSP, "/audit").await);
+    assert!(audit.contains(said));
+    assert!(audit.contains("The command line created Acme Corp"));
+    assert!(audit.contains("Dana Whitfield created their account in A Tech Solutions"));
+    assert!(audit.contains("Dana Whitfield signed in"));
+    assert!(!audit.contains("user 1") && !audit.contains(">system<"));
+    assert!(audit.contains("<option value=\"invite.created\">Invites created</option>"));
+
+    let invites_only = text(&browser.get(&api, MSP, "/audit?action=invite.created").await);
+    assert!(invites_only.contains(said));
+    assert!(!invites_only.contains("signed in"));
+    assert!(invites_only.contains("<option value=\"invite.created\" selected>"));
+
+    // Fifty more: the first page ends with "Older events", which keeps the filter.
+    for n in 0..50 {
+        app.invite_as(
+            &dana_actor,
+            &format!("p{n}@acme.com"),
+            &acme,
+            Role::ClientUser,
+        )
+        .await
+        .unwrap();
+    }
+    let first = text(
+        &browser
+            .get(
+                &api,
+                MSP,
+                &format!("/audit?action=invite.created&tenant={}", acme.id.0),
+            )
+            .await,
+    );
+    assert!(first.contains("p49@acme.com") && !first.contains(said));
+    let marker = "<a href=\"/audit?cursor=";
+    let at = first.find(marker).expect("an Older link") + "<a href=\"".len();
+    let older = first[at..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert!(
+        older.ends_with(&format!("&action=invite.created&tenant={}", acme.id.0)),
+        "{older}"
+    );
+    let second = text(&browser.get(&api, MSP, &older).await);
+    assert!(
+        second.contains(said),
+        "the second page holds the oldest invite"
+    );
+    assert!(!second.contains("Older events"));
 }

@@ -16,7 +16,7 @@ use super::member::Member;
 use super::{invite_page_headers, message, refusal, Frame};
 use super::{Form, Path, Query};
 use crate::domain::actor::Action;
-use crate::domain::audit::AuditQuery;
+use crate::domain::audit::{AuditAction, AuditQuery};
 use crate::domain::error::{sentence, Error};
 use crate::domain::invite::{Expiry, InviteId, InviteQuery, IssuedInvite, NewInvite, StatusFilter};
 use crate::domain::outbox::{Delivery, State as MessageState};
@@ -96,9 +96,10 @@ pub async fn dashboard(app: &AppState, member: &Member) -> Response {
         Ok(tenants) => tenants,
         Err(error) => return refusal(&member.tenant, &error),
     };
+    let now = app.tether.now();
     let activity = match app
         .tether
-        .list_audit_events(
+        .activity(
             actor,
             AuditQuery {
                 page: PageRequest {
@@ -113,7 +114,7 @@ pub async fn dashboard(app: &AppState, member: &Member) -> Response {
         Ok(page) => page
             .items
             .into_iter()
-            .map(|e| (e.at.to_date_time(), describe_event(&e.action)))
+            .map(|e| (e.event.at.to_date_time_from(now), e.sentence))
             .collect(),
         Err(Error::Forbidden) => Vec::new(),
         Err(error) => return refusal(&member.tenant, &error),
@@ -129,32 +130,6 @@ pub async fn dashboard(app: &AppState, member: &Member) -> Response {
         activity,
     };
     member.page(StatusCode::OK, &template)
-}
-
-fn describe_event(action: &str) -> String {
-    match action {
-        "invite.created" => "An invite was created",
-        "invite.superseded" => "An invite was replaced by a newer one",
-        "invite.revoked" => "An invite was revoked",
-        "invite.accepted" => "An invite was accepted",
-        "invite.accept_refused" => "An unusable invite link was submitted",
-        "auth.sign_in" => "Someone signed in",
-        "auth.sign_in_failed" => "A sign-in failed",
-        "auth.sign_out" => "Someone signed out",
-        "user.created" => "A user was created",
-        "user.changed" => "A user was changed",
-        "user.deactivated" => "A user was deactivated",
-        "user.password_changed" => "A user changed their password",
-        "tenant.created" => "A client was created",
-        "tenant.changed" | "tenant.branding_changed" => "A client's details or branding changed",
-        "webhook.created" => "A webhook was added",
-        "webhook.changed" => "A webhook was changed",
-        "webhook.deleted" => "A webhook was removed",
-        "webhook.secret_rotated" => "A webhook's secret was rotated",
-        "access.refused" => "An action was refused",
-        other => other,
-    }
-    .to_owned()
 }
 
 struct ClientRow {
@@ -758,8 +733,6 @@ struct UsersPage {
 pub struct TenantFilter {
     #[serde(default)]
     tenant: String,
-    #[serde(default)]
-    action: String,
 }
 
 /// `GET /users`, filterable by tenant.
@@ -1205,10 +1178,8 @@ pub async fn reissue(
 
 struct EventRow {
     at: String,
-    action: String,
-    actor: String,
+    sentence: String,
     tenant: String,
-    target: String,
     ip: String,
 }
 
@@ -1218,58 +1189,75 @@ struct AuditPage {
     frame: Frame,
     events: Vec<EventRow>,
     tenants: Vec<(i64, String, bool)>,
-    action: String,
+    /// The known actions for the filter: (name, label, chosen).
+    actions: Vec<(&'static str, &'static str, bool)>,
+    /// The next page's address, keeping the filters, when there is one.
+    older: Option<String>,
 }
 
-/// `GET /audit`, filterable by action and tenant.
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditFilter {
+    #[serde(default)]
+    tenant: String,
+    #[serde(default)]
+    action: String,
+    cursor: Option<String>,
+}
+
+/// `GET /audit`: what happened, in sentences, filterable by action and tenant, newest first,
+/// a page at a time.
 pub async fn audit(
     State(app): State<AppState>,
     Staff(member): Staff,
-    Query(filter): Query<TenantFilter>,
+    Query(filter): Query<AuditFilter>,
 ) -> Response {
     let actor = &member.signed_in.actor;
     let chosen: Option<i64> = filter.tenant.parse().ok();
+    let action = AuditAction::named(filter.action.trim());
     let tenants = match app.tether.list_tenants(actor).await {
         Ok(tenants) => tenants,
         Err(error) => return refusal(&member.tenant, &error),
     };
-    let names = tenant_names(&tenants);
+    let page = PageRequest::parse(filter.cursor.as_deref(), None).unwrap_or_default();
     let query = AuditQuery {
         tenant_id: chosen.map(TenantId),
-        action: Some(filter.action.trim().to_owned()).filter(|a| !a.is_empty()),
-        page: PageRequest {
-            before_id: None,
-            limit: MAX_LIMIT,
-        },
+        action: action.map(|a| a.name().to_owned()),
+        page,
         ..AuditQuery::default()
     };
-    let events = match app.tether.list_audit_events(actor, query).await {
-        Ok(page) => page.items,
+    let listed = match app.tether.activity(actor, query).await {
+        Ok(listed) => listed,
         Err(error) => return refusal(&member.tenant, &error),
     };
+    let now = app.tether.now();
+    let older = listed.next_cursor.map(|cursor| {
+        let mut address = format!("/audit?cursor={cursor}");
+        if let Some(action) = action {
+            address.push_str(&format!("&action={}", action.name()));
+        }
+        if let Some(tenant) = chosen {
+            address.push_str(&format!("&tenant={tenant}"));
+        }
+        address
+    });
     let template = AuditPage {
         frame: wide(member.frame("/audit")),
-        events: events
+        events: listed
+            .items
             .into_iter()
             .map(|e| EventRow {
-                at: e.at.to_date_time(),
-                action: e.action,
-                actor: e
-                    .actor_id
-                    .map_or_else(|| String::from("system"), |id| format!("user {id}")),
-                tenant: e
-                    .tenant_id
-                    .and_then(|id| names.get(&id).cloned())
-                    .unwrap_or_default(),
-                target: match (e.target_type, e.target_id) {
-                    (Some(kind), Some(id)) => format!("{kind} {id}"),
-                    _ => String::new(),
-                },
-                ip: e.ip.unwrap_or_default(),
+                at: e.event.at.to_date_time_from(now),
+                sentence: e.sentence,
+                tenant: e.tenant.unwrap_or_default(),
+                ip: e.event.ip.unwrap_or_default(),
             })
             .collect(),
         tenants: tenant_choices(&tenants, chosen),
-        action: filter.action,
+        actions: AuditAction::ALL
+            .iter()
+            .map(|a| (a.name(), a.label(), Some(*a) == action))
+            .collect(),
+        older,
     };
     member.page(StatusCode::OK, &template)
 }
