@@ -261,6 +261,12 @@ try {
   const bobLink = await alice.getByLabel("Invite link").inputValue();
   assert.match(bobLink, new RegExp(`^${acme}/invite/`));
 
+  step("on Team → Activity Alice reads what happened in Acme, in sentences");
+  await alice.getByRole("link", { name: "Activity", exact: true }).click();
+  await alice.getByText("Alice Smith invited bob@acme.com as Client user to Acme Corp").waitFor();
+  await checkAccessibility(alice, "team activity");
+  await shoot(alice, "team-activity");
+
   step("on her account page Alice changes her password, and her other browser is signed out");
   const elsewhere = await newPage(browser);
   await elsewhere.goto(`${acme}/login`);

@@ -10,6 +10,7 @@ use crate::common::{
 };
 
 crate::on_both_engines!(
+    a_client_admin_reads_their_tenants_activity_and_the_audit_downloads_as_csv,
     the_audit_page_says_who_did_what_in_sentences_filtered_and_paged,
     an_msp_admin_creates_a_client_with_a_logo_and_invites_its_admin,
     msp_staff_are_invited_from_the_users_page,
@@ -944,4 +945,71 @@ async fn the_audit_page_says_who_did_what_in_sentences_filtered_and_paged(app: T
         "the second page holds the oldest invite"
     );
     assert!(!second.contains("Older events"));
+}
+
+async fn a_client_admin_reads_their_tenants_activity_and_the_audit_downloads_as_csv(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let globex = app.client("Globex", "globex").await;
+    let issued = app.invite("boss@acme.com", &acme, Role::ClientAdmin).await;
+    let boss = app
+        .accept(issued.token.expose(), "=HYPERLINK(\"http://evil.example\")")
+        .await
+        .unwrap()
+        .user;
+    app.invite_as(&boss.actor(None), "carol@acme.com", &acme, Role::ClientUser)
+        .await
+        .unwrap();
+    app.invite("gina@globex.com", &globex, Role::ClientUser)
+        .await;
+    app.user("worker@acme.com", &acme, Role::ClientUser).await;
+    app.user("dana@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    let api = app.api().await;
+
+    let browser = sign_in(&app, &api, ACME, "boss@acme.com").await;
+    let team = text(&browser.get(&api, ACME, "/team").await);
+    assert!(team.contains("<a href=\"/team/activity\">Activity</a>"));
+    let activity = browser.get(&api, ACME, "/team/activity").await;
+    assert_eq!(activity.status, StatusCode::OK);
+    let html = text(&activity);
+    assert!(
+        html.contains("invited carol@acme.com as Client user to Acme Corp"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("gina@globex.com"),
+        "another tenant's events stay out"
+    );
+    let worker = sign_in(&app, &api, ACME, "worker@acme.com").await;
+    assert_eq!(
+        worker.get(&api, ACME, "/team/activity").await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let dana = sign_in(&app, &api, MSP, "dana@atechsolutions.org").await;
+    let audit = text(&dana.get(&api, MSP, "/audit?action=invite.created").await);
+    assert!(
+        audit.contains("/audit.csv?&#38;action=invite.created"),
+        "{audit}"
+    );
+    let csv = dana
+        .get(
+            &api,
+            MSP,
+            &format!("/audit.csv?action=invite.created&tenant={}", acme.id.0),
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(
+        csv.headers.get("content-type").unwrap(),
+        "text/csv; charset=utf-8"
+    );
+    let body = String::from_utf8(csv.bytes.clone()).unwrap();
+    let mut lines = body.lines();
+    assert_eq!(lines.next(), Some("time,what happened,action,tenant,ip"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 3, "{body}");
+    // The inviter's name would be a formula in a spreadsheet: it is not one here.
+    assert!(body.contains("\"'=HYPERLINK(\"\"http://evil.example\"\") invited carol@acme.com as Client user to Acme Corp\""), "{body}");
+    assert!(!body.contains("gina@globex.com"));
 }

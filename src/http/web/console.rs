@@ -16,7 +16,7 @@ use super::member::Member;
 use super::{invite_page_headers, message, refusal, Frame};
 use super::{Form, Path, Query};
 use crate::domain::actor::Action;
-use crate::domain::audit::{AuditAction, AuditQuery};
+use crate::domain::audit::AuditQuery;
 use crate::domain::error::{sentence, Error};
 use crate::domain::invite::{Expiry, InviteId, InviteQuery, IssuedInvite, NewInvite, StatusFilter};
 use crate::domain::outbox::{Delivery, State as MessageState};
@@ -59,7 +59,7 @@ pub fn wide(mut frame: Frame) -> Frame {
 }
 
 /// A tenant filter's options, with the chosen one marked.
-fn tenant_choices(tenants: &[TenantSummary], chosen: Option<i64>) -> Vec<(i64, String, bool)> {
+pub fn tenant_choices(tenants: &[TenantSummary], chosen: Option<i64>) -> Vec<(i64, String, bool)> {
     tenants
         .iter()
         .map(|t| {
@@ -1174,90 +1174,4 @@ pub async fn reissue(
         }
         Err(error) => refusal(&member.tenant, &error),
     }
-}
-
-struct EventRow {
-    at: String,
-    sentence: String,
-    tenant: String,
-    ip: String,
-}
-
-#[derive(Template)]
-#[template(path = "audit.html")]
-struct AuditPage {
-    frame: Frame,
-    events: Vec<EventRow>,
-    tenants: Vec<(i64, String, bool)>,
-    /// The known actions for the filter: (name, label, chosen).
-    actions: Vec<(&'static str, &'static str, bool)>,
-    /// The next page's address, keeping the filters, when there is one.
-    older: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct AuditFilter {
-    #[serde(default)]
-    tenant: String,
-    #[serde(default)]
-    action: String,
-    cursor: Option<String>,
-}
-
-/// `GET /audit`: what happened, in sentences, filterable by action and tenant, newest first,
-/// a page at a time.
-pub async fn audit(
-    State(app): State<AppState>,
-    Staff(member): Staff,
-    Query(filter): Query<AuditFilter>,
-) -> Response {
-    let actor = &member.signed_in.actor;
-    let chosen: Option<i64> = filter.tenant.parse().ok();
-    let action = AuditAction::named(filter.action.trim());
-    let tenants = match app.tether.list_tenants(actor).await {
-        Ok(tenants) => tenants,
-        Err(error) => return refusal(&member.tenant, &error),
-    };
-    let page = PageRequest::parse(filter.cursor.as_deref(), None).unwrap_or_default();
-    let query = AuditQuery {
-        tenant_id: chosen.map(TenantId),
-        action: action.map(|a| a.name().to_owned()),
-        page,
-        ..AuditQuery::default()
-    };
-    let listed = match app.tether.activity(actor, query).await {
-        Ok(listed) => listed,
-        Err(error) => return refusal(&member.tenant, &error),
-    };
-    let now = app.tether.now();
-    let older = listed.next_cursor.map(|cursor| {
-        let mut address = format!("/audit?cursor={cursor}");
-        if let Some(action) = action {
-            address.push_str(&format!("&action={}", action.name()));
-        }
-        if let Some(tenant) = chosen {
-            address.push_str(&format!("&tenant={tenant}"));
-        }
-        address
-    });
-    let template = AuditPage {
-        frame: wide(member.frame("/audit")),
-        events: listed
-            .items
-            .into_iter()
-            .map(|e| EventRow {
-                at: e.event.at.to_date_time_from(now),
-                sentence: e.sentence,
-                tenant: e.tenant.unwrap_or_default(),
-                ip: e.event.ip.unwrap_or_default(),
-            })
-            .collect(),
-        tenants: tenant_choices(&tenants, chosen),
-        actions: AuditAction::ALL
-            .iter()
-            .map(|a| (a.name(), a.label(), Some(*a) == action))
-            .collect(),
-        older,
-    };
-    member.page(StatusCode::OK, &template)
 }

@@ -100,6 +100,9 @@ impl Member {
             ],
             TenantKind::Client => vec![("/", "Home"), ("/team", "Team")],
         };
+        if self.tenant.kind == TenantKind::Client && self.may(Action::ReadAudit) {
+            links.push(("/team/activity", "Activity"));
+        }
         if self.tenant.kind == TenantKind::Msp {
             if self.may(Action::SeeInvites) {
                 links.push(("/users/invites", "Pending invites"));

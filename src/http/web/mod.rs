@@ -4,6 +4,7 @@
 //! inline script or style.
 
 pub mod account;
+pub mod activity;
 pub mod console;
 pub mod csrf;
 pub mod invite;
@@ -71,7 +72,9 @@ pub fn router() -> Router<AppState> {
         .route("/users/invites", get(console::pending_invites))
         .route("/users/invites/{id}/revoke", post(console::revoke))
         .route("/users/invites/{id}/reissue", post(console::reissue))
-        .route("/audit", get(console::audit))
+        .route("/audit", get(activity::audit))
+        .route("/audit.csv", get(activity::audit_csv))
+        .route("/team/activity", get(activity::team_activity))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", get(webhooks::show).post(webhooks::update))
         .route("/webhooks/{id}/test", post(webhooks::test))

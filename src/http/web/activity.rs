@@ -1,0 +1,255 @@
+//! What happened, in sentences: the MSP's **Audit** page (filtered by what and by tenant, a
+//! page at a time, and the same list as a CSV download) and a client admin's **Activity**
+//! on Team, their tenant's alone. The sentences come from `domain::activity`.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::console::{tenant_choices, wide, Staff};
+use super::member::Member;
+use super::{refusal, Frame, Query};
+use crate::domain::activity::Described;
+use crate::domain::actor::Action;
+use crate::domain::audit::{AuditAction, AuditQuery};
+use crate::domain::clock::Timestamp;
+use crate::domain::error::Error;
+use crate::domain::page::{PageRequest, MAX_LIMIT};
+use crate::domain::tenant::TenantId;
+use crate::http::AppState;
+
+/// The most events one CSV download holds.
+const MAX_CSV_EVENTS: usize = 10_000;
+
+struct EventRow {
+    at: String,
+    sentence: String,
+    tenant: String,
+    ip: String,
+}
+
+fn row(described: Described, now: Timestamp) -> EventRow {
+    EventRow {
+        at: described.event.at.to_date_time_from(now),
+        sentence: described.sentence,
+        tenant: described.tenant.unwrap_or_default(),
+        ip: described.event.ip.unwrap_or_default(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    frame: Frame,
+    events: Vec<EventRow>,
+    tenants: Vec<(i64, String, bool)>,
+    /// The known actions for the filter: (name, label, chosen).
+    actions: Vec<(&'static str, &'static str, bool)>,
+    /// The filters as a query string (`&action=…&tenant=…`), for Older and the CSV.
+    filters: String,
+    /// The next page's cursor, when there is one.
+    older: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditFilter {
+    #[serde(default)]
+    tenant: String,
+    #[serde(default)]
+    action: String,
+    cursor: Option<String>,
+}
+
+impl AuditFilter {
+    fn tenant(&self) -> Option<i64> {
+        self.tenant.parse().ok()
+    }
+
+    fn action(&self) -> Option<AuditAction> {
+        AuditAction::named(self.action.trim())
+    }
+
+    fn query(&self, page: PageRequest) -> AuditQuery {
+        AuditQuery {
+            tenant_id: self.tenant().map(TenantId),
+            action: self.action().map(|a| a.name().to_owned()),
+            page,
+            ..AuditQuery::default()
+        }
+    }
+
+    /// The filters chosen, as they follow `?cursor=…` or start a query.
+    fn as_query(&self) -> String {
+        let mut query = String::new();
+        if let Some(action) = self.action() {
+            query.push_str(&format!("&action={}", action.name()));
+        }
+        if let Some(tenant) = self.tenant() {
+            query.push_str(&format!("&tenant={tenant}"));
+        }
+        query
+    }
+}
+
+/// `GET /audit`: what happened, in sentences, filterable by action and tenant, newest first,
+/// a page at a time.
+pub async fn audit(
+    State(app): State<AppState>,
+    Staff(member): Staff,
+    Query(filter): Query<AuditFilter>,
+) -> Response {
+    let actor = &member.signed_in.actor;
+    let tenants = match app.tether.list_tenants(actor).await {
+        Ok(tenants) => tenants,
+        Err(error) => return refusal(&member.tenant, &error),
+    };
+    let page = PageRequest::parse(filter.cursor.as_deref(), None).unwrap_or_default();
+    let listed = match app.tether.activity(actor, filter.query(page)).await {
+        Ok(listed) => listed,
+        Err(error) => return refusal(&member.tenant, &error),
+    };
+    let now = app.tether.now();
+    let chosen = filter.action();
+    let template = AuditPage {
+        frame: wide(member.frame("/audit")),
+        events: listed.items.into_iter().map(|e| row(e, now)).collect(),
+        tenants: tenant_choices(&tenants, filter.tenant()),
+        actions: AuditAction::ALL
+            .iter()
+            .map(|a| (a.name(), a.label(), Some(*a) == chosen))
+            .collect(),
+        filters: filter.as_query(),
+        older: listed.next_cursor,
+    };
+    member.page(StatusCode::OK, &template)
+}
+
+/// `GET /audit.csv`: the filtered events as a spreadsheet, newest first, up to 10,000.
+pub async fn audit_csv(
+    State(app): State<AppState>,
+    Staff(member): Staff,
+    Query(filter): Query<AuditFilter>,
+) -> Response {
+    let actor = &member.signed_in.actor;
+    let mut events = Vec::new();
+    let mut page = PageRequest {
+        before_id: None,
+        limit: MAX_LIMIT,
+    };
+    loop {
+        let listed = match app.tether.activity(actor, filter.query(page)).await {
+            Ok(listed) => listed,
+            Err(error) => return refusal(&member.tenant, &error),
+        };
+        let last = listed.items.last().map(|e| e.event.id);
+        events.extend(listed.items);
+        match (last, listed.next_cursor) {
+            (Some(last), Some(_)) if events.len() < MAX_CSV_EVENTS => page.before_id = Some(last),
+            _ => break,
+        }
+    }
+    match audit_csv_text(&events) {
+        Ok(text) => (
+            [
+                (CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (CONTENT_DISPOSITION, "attachment; filename=\"audit.csv\""),
+                (CACHE_CONTROL, "no-store"),
+            ],
+            text,
+        )
+            .into_response(),
+        Err(error) => refusal(&member.tenant, &error),
+    }
+}
+
+/// `time,what happened,action,tenant,ip`, one line per event. A cell that a spreadsheet
+/// would take for a formula (`=`, `+`, `-`, `@`) starts with `'`: names are typed by people.
+fn audit_csv_text(events: &[Described]) -> Result<String, Error> {
+    let failed = |e: csv::Error| Error::Internal(format!("the CSV could not be written: {e}"));
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer
+        .write_record(["time", "what happened", "action", "tenant", "ip"])
+        .map_err(failed)?;
+    for described in events {
+        let cells = [
+            described.event.at.to_rfc3339(),
+            described.sentence.clone(),
+            described.event.action.clone(),
+            described.tenant.clone().unwrap_or_default(),
+            described.event.ip.clone().unwrap_or_default(),
+        ];
+        writer
+            .write_record(cells.iter().map(|cell| inert(cell)))
+            .map_err(failed)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| Error::Internal(format!("the CSV could not be written: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| Error::Internal(format!("the CSV is not text: {e}")))
+}
+
+fn inert(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "team_activity.html")]
+struct TeamActivityPage {
+    frame: Frame,
+    tenant_name: String,
+    events: Vec<EventRow>,
+    older: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ActivityPlace {
+    cursor: Option<String>,
+}
+
+/// `GET /team/activity`: a client admin's tenant's events, in sentences.
+pub async fn team_activity(
+    State(app): State<AppState>,
+    member: Member,
+    Query(place): Query<ActivityPlace>,
+) -> Response {
+    if !member.may(Action::ReadAudit) {
+        return refusal(&member.tenant, &Error::Forbidden);
+    }
+    let page = PageRequest::parse(place.cursor.as_deref(), None).unwrap_or_default();
+    let query = AuditQuery {
+        page,
+        ..AuditQuery::default()
+    };
+    let listed = match app.tether.activity(&member.signed_in.actor, query).await {
+        Ok(listed) => listed,
+        Err(error) => return refusal(&member.tenant, &error),
+    };
+    let now = app.tether.now();
+    let template = TeamActivityPage {
+        frame: wide(member.frame("/team/activity")),
+        tenant_name: member.tenant.name.to_string(),
+        events: listed.items.into_iter().map(|e| row(e, now)).collect(),
+        older: listed.next_cursor,
+    };
+    member.page(StatusCode::OK, &template)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_a_spreadsheet_would_run_is_made_inert() {
+        assert_eq!(inert("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(inert("+1"), "'+1");
+        assert_eq!(inert("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(inert("Dana invited x"), "Dana invited x");
+    }
+}
