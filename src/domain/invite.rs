@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::actor::{Action, Actor};
+use super::actor::{Action, Actor, TenantScope};
 use super::audit::{AuditAction, NewAuditEvent, Target};
 use super::clock::Timestamp;
 use super::email::Email;
@@ -640,30 +640,47 @@ impl Tether {
 
     /// Invites the actor may see, newest first.
     pub async fn list_invites(&self, actor: &Actor, query: InviteQuery) -> Result<Page<Invite>> {
-        let scope = self.scope_or_refuse(actor, Action::SeeInvites).await?;
-        let Some(scope) = scope.narrowed_to(query.tenant_id) else {
+        let Some((scope, email)) = self.invite_search(actor, &query).await? else {
             return Ok(Page {
                 items: Vec::new(),
                 next_cursor: None,
             });
         };
-        let email = match query.email.as_deref() {
-            None => None,
-            Some(typed) => match Email::parse(typed) {
-                Ok(email) => Some(email),
-                // Only valid addresses are stored: this one names no invite.
-                Err(_) => {
-                    return Ok(Page {
-                        items: Vec::new(),
-                        next_cursor: None,
-                    })
-                }
-            },
-        };
         let mut conn = self.db.read().await?;
         let rows =
             store::invites::list(&mut conn, scope, &query, email.as_ref(), self.now()).await?;
         Ok(query.page.finish(rows, |invite| invite.id.0))
+    }
+
+    /// How many invites `list_invites` would list over all its pages (the console's count
+    /// per status).
+    pub async fn count_invites(&self, actor: &Actor, query: InviteQuery) -> Result<i64> {
+        let Some((scope, email)) = self.invite_search(actor, &query).await? else {
+            return Ok(0);
+        };
+        let mut conn = self.db.read().await?;
+        Ok(store::invites::count(&mut conn, scope, &query, email.as_ref(), self.now()).await?)
+    }
+
+    /// The scope and address a search of invites runs with; `None` when it can find nothing
+    /// (a tenant out of the actor's reach, an address that is not one).
+    async fn invite_search(
+        &self,
+        actor: &Actor,
+        query: &InviteQuery,
+    ) -> Result<Option<(TenantScope, Option<Email>)>> {
+        let scope = self.scope_or_refuse(actor, Action::SeeInvites).await?;
+        let Some(scope) = scope.narrowed_to(query.tenant_id) else {
+            return Ok(None);
+        };
+        match query.email.as_deref() {
+            None => Ok(Some((scope, None))),
+            Some(typed) => match Email::parse(typed) {
+                Ok(email) => Ok(Some((scope, Some(email)))),
+                // Only valid addresses are stored: this one names no invite.
+                Err(_) => Ok(None),
+            },
+        }
     }
 
     /// What an invite link shows, without changing anything: link scanners and previews

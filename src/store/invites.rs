@@ -277,13 +277,14 @@ pub async fn open_without_email(conn: &mut Conn, tenant: TenantId) -> Result<Vec
     Ok(ids.into_iter().map(InviteId).collect())
 }
 
-pub async fn list(
-    conn: &mut Conn,
+/// What `list` and `count` filter by: the scope, the status, the address and a renewal
+/// request; not the page.
+fn filters(
     scope: TenantScope,
     query: &InviteQuery,
     email: Option<&Email>,
     now: Timestamp,
-) -> Result<Vec<Invite>> {
+) -> Filters {
     let mut filters = Filters::default();
     if let TenantScope::Only(tenant) = scope {
         filters.add("i.tenant_id = ?", [Bind::Int(tenant.0)]);
@@ -308,6 +309,17 @@ pub async fn list(
     if query.renewal_requested {
         filters.add(WAITING_FOR_RENEWAL, []);
     }
+    filters
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    scope: TenantScope,
+    query: &InviteQuery,
+    email: Option<&Email>,
+    now: Timestamp,
+) -> Result<Vec<Invite>> {
+    let mut filters = filters(scope, query, email, now);
     if let Some(before) = query.page.before_id {
         filters.add("i.id < ?", [Bind::Int(before)]);
     }
@@ -322,6 +334,23 @@ pub async fn list(
         .fetch_all(conn)
         .await?;
     Ok(rows.into_iter().map(|row| row.into_invite(now)).collect())
+}
+
+/// How many invites `list` would list over all its pages.
+pub async fn count(
+    conn: &mut Conn,
+    scope: TenantScope,
+    query: &InviteQuery,
+    email: Option<&Email>,
+    now: Timestamp,
+) -> Result<i64> {
+    let filters = filters(scope, query, email, now);
+    let sql = format!("SELECT COUNT(*) FROM invites i {}", filters.where_sql());
+    let (count,): (i64,) = filters
+        .bind_all(sqlx::query_as(&sql))
+        .fetch_one(conn)
+        .await?;
+    Ok(count)
 }
 
 /// A renewal request nobody has answered yet: no invite for the address was made since it was

@@ -10,6 +10,7 @@ use crate::common::{
 };
 
 crate::on_both_engines!(
+    pending_invites_are_filtered_by_status_with_a_count_of_each,
     a_client_admin_reads_their_tenants_activity_and_the_audit_downloads_as_csv,
     the_audit_page_says_who_did_what_in_sentences_filtered_and_paged,
     an_msp_admin_creates_a_client_with_a_logo_and_invites_its_admin,
@@ -1012,4 +1013,61 @@ async fn a_client_admin_reads_their_tenants_activity_and_the_audit_downloads_as_
     // The inviter's name would be a formula in a spreadsheet: it is not one here.
     assert!(body.contains("\"'=HYPERLINK(\"\"http://evil.example\"\") invited carol@acme.com as Client user to Acme Corp\""), "{body}");
     assert!(!body.contains("gina@globex.com"));
+}
+
+async fn pending_invites_are_filtered_by_status_with_a_count_of_each(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    let globex = app.client("Globex", "globex").await;
+    app.user("dana@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    app.tether
+        .create_invite(
+            &app.operator,
+            tether::domain::invite::NewInvite {
+                email: String::from("old@acme.com"),
+                role_id: Role::ClientUser.id(),
+                tenant_id: acme.id.0,
+                expires_hours: Some(24),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    app.clock.advance(std::time::Duration::from_secs(25 * 3600));
+    app.invite("new@acme.com", &acme, Role::ClientUser).await;
+    app.invite("gi@globex.com", &globex, Role::ClientUser).await;
+    let api = app.api().await;
+    let browser = sign_in(&app, &api, MSP, "dana@atechsolutions.org").await;
+
+    let all = text(&browser.get(&api, MSP, "/users/invites").await);
+    assert!(
+        all.contains(">2 pending</a>") && all.contains(">1 expired</a>"),
+        "{all}"
+    );
+    assert!(all.contains("old@acme.com") && all.contains("new@acme.com"));
+    let expired = text(
+        &browser
+            .get(&api, MSP, "/users/invites?status=expired")
+            .await,
+    );
+    assert!(expired.contains("old@acme.com") && !expired.contains("new@acme.com"));
+    assert!(expired.contains("<option value=\"expired\" selected>Expired</option>"));
+    let pending = text(
+        &browser
+            .get(&api, MSP, "/users/invites?status=pending")
+            .await,
+    );
+    assert!(pending.contains("new@acme.com") && !pending.contains("old@acme.com"));
+    // The counts follow the tenant filter, and their links keep it.
+    let acme_only = text(
+        &browser
+            .get(
+                &api,
+                MSP,
+                &format!("/users/invites?tenant_id={}", globex.id.0),
+            )
+            .await,
+    );
+    assert!(acme_only.contains(">1 pending</a>") && acme_only.contains(">0 expired</a>"));
+    assert!(acme_only.contains(&format!("status=expired&#38;tenant_id={}", globex.id.0)));
 }

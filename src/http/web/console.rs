@@ -18,7 +18,9 @@ use super::{Form, Path, Query};
 use crate::domain::actor::Action;
 use crate::domain::audit::AuditQuery;
 use crate::domain::error::{sentence, Error};
-use crate::domain::invite::{Expiry, InviteId, InviteQuery, IssuedInvite, NewInvite, StatusFilter};
+use crate::domain::invite::{
+    Expiry, InviteId, InviteQuery, InviteStatus, IssuedInvite, NewInvite, StatusFilter,
+};
 use crate::domain::outbox::{Delivery, State as MessageState};
 use crate::domain::page::{PageRequest, MAX_LIMIT};
 use crate::domain::role::Role;
@@ -907,6 +909,11 @@ struct InvitesPage {
     /// The filter's choices: the tenants, the chosen one marked, and the email searched.
     tenants: Vec<(i64, String, bool)>,
     email: String,
+    /// The status filter's choices: (value, label, chosen).
+    statuses: Vec<(&'static str, &'static str, bool)>,
+    /// How many are pending and how many expired under the tenant and email filters, each
+    /// with the address that lists them.
+    counts: Vec<(i64, &'static str, String)>,
     show_tenant: bool,
     can_reissue: bool,
     action_base: &'static str,
@@ -919,14 +926,18 @@ struct InvitesPage {
 pub async fn open_invites(
     app: &AppState,
     member: &Member,
-    tenant: Option<TenantId>,
-    email: Option<String>,
+    search: OpenSearch,
     cursor: Option<&str>,
 ) -> Result<(Vec<InviteRow>, Option<String>), Error> {
+    let OpenSearch {
+        status,
+        tenant,
+        email,
+    } = search;
     let actor = &member.signed_in.actor;
     let names = tenant_names(&app.tether.list_tenants(actor).await?);
     let query = InviteQuery {
-        status: StatusFilter::Open,
+        status,
         tenant_id: tenant,
         email,
         page: PageRequest::parse(cursor, Some(MAX_LIMIT))
@@ -963,8 +974,28 @@ pub async fn open_invites(
 }
 
 /// The query string a list's "Older" link keeps its filters with.
-fn filter_query(tenant_id: Option<i64>, email: Option<&str>) -> String {
+/// Which open invites a list shows: pending and expired ones (`StatusFilter::Open`), or one
+/// of the two; in a tenant, for an address.
+pub struct OpenSearch {
+    pub status: StatusFilter,
+    pub tenant: Option<TenantId>,
+    pub email: Option<String>,
+}
+
+/// The status filter's value on Pending invites: `pending`, `expired`, or both.
+fn open_status(chosen: Option<&str>) -> StatusFilter {
+    match chosen {
+        Some("pending") => StatusFilter::Only(InviteStatus::Pending),
+        Some("expired") => StatusFilter::Only(InviteStatus::Expired),
+        _ => StatusFilter::Open,
+    }
+}
+
+fn filter_query(status: Option<&str>, tenant_id: Option<i64>, email: Option<&str>) -> String {
     let mut query = String::new();
+    if let Some(status @ ("pending" | "expired")) = status {
+        query.push_str(&format!("&status={status}"));
+    }
     if let Some(id) = tenant_id {
         query.push_str(&format!("&tenant_id={id}"));
     }
@@ -1059,6 +1090,8 @@ pub struct ListPlace {
 #[derive(Debug, Deserialize)]
 pub struct InvitesPlace {
     pub cursor: Option<String>,
+    /// `pending` or `expired`; both when absent.
+    pub status: Option<String>,
     /// Empty when the filter's "All tenants" is chosen.
     pub tenant_id: Option<String>,
     pub email: Option<String>,
@@ -1081,21 +1114,61 @@ pub async fn pending_invites(
         Err(error) => return refusal(&member.tenant, &error),
     };
     let cursor = place.cursor.as_deref();
-    let listed = match open_invites(&app, &member, tenant, email.clone(), cursor).await {
+    let status = place
+        .status
+        .as_deref()
+        .filter(|s| ["pending", "expired"].contains(s));
+    let search = OpenSearch {
+        status: open_status(status),
+        tenant,
+        email: email.clone(),
+    };
+    let listed = match open_invites(&app, &member, search, cursor).await {
         Ok(listed) => renewal_requests(&app, &member, None)
             .await
             .map(|requests| (listed, requests)),
         Err(error) => Err(error),
     };
-    match listed {
-        Ok(((invites, older), requests)) => {
+    let counted = async {
+        let mut counts = Vec::new();
+        for (value, label) in [("pending", "pending"), ("expired", "expired")] {
+            let query = InviteQuery {
+                status: open_status(Some(value)),
+                tenant_id: tenant,
+                email: email.clone(),
+                ..InviteQuery::default()
+            };
+            let count = app
+                .tether
+                .count_invites(&member.signed_in.actor, query)
+                .await?;
+            let href = format!(
+                "/users/invites?{}",
+                filter_query(Some(value), tenant_id, email.as_deref())
+            );
+            counts.push((count, label, href));
+        }
+        Ok::<_, Error>(counts)
+    }
+    .await;
+    match (listed, counted) {
+        (Ok(((invites, older), requests)), Ok(counts)) => {
             let template = InvitesPage {
                 frame: wide(member.frame("/users/invites")),
                 heading: "Pending invites",
                 invites,
                 older,
-                filter_query: filter_query(tenant_id, email.as_deref()),
+                filter_query: filter_query(status, tenant_id, email.as_deref()),
                 tenants: tenant_choices(&tenants, tenant_id),
+                statuses: [
+                    ("", "Pending and expired"),
+                    ("pending", "Pending"),
+                    ("expired", "Expired"),
+                ]
+                .into_iter()
+                .map(|(value, label)| (value, label, status.unwrap_or("") == value))
+                .collect(),
+                counts,
                 email: email.unwrap_or_default(),
                 show_tenant: true,
                 can_reissue: true,
@@ -1105,7 +1178,7 @@ pub async fn pending_invites(
             };
             member.page(StatusCode::OK, &template)
         }
-        Err(error) => refusal(&member.tenant, &error),
+        (Err(error), _) | (_, Err(error)) => refusal(&member.tenant, &error),
     }
 }
 

@@ -9,13 +9,13 @@ use axum::response::{IntoResponse, Response};
 
 use super::console::{
     expiry_choices, field_messages, link_page, open_invites, renewal_requests, role_choices,
-    ActionForm, InviteFields, InviteRow, ListPlace, RenewalRow,
+    ActionForm, InviteFields, InviteRow, ListPlace, OpenSearch, RenewalRow,
 };
 use super::member::Member;
 use super::{refusal, Form, Frame, Path, Query};
 use crate::domain::actor::Action;
 use crate::domain::error::Error;
-use crate::domain::invite::InviteId;
+use crate::domain::invite::{InviteId, StatusFilter};
 use crate::domain::page::{PageRequest, MAX_LIMIT};
 use crate::domain::role::Role;
 use crate::domain::tenant::TenantKind;
@@ -71,7 +71,17 @@ async fn team_page(
     let users = app.tether.list_users(actor, query).await?.items;
     let is_admin = member.may(Action::Invite);
     let (invites, older) = if is_admin {
-        open_invites(app, member, Some(member.tenant.id), None, cursor).await?
+        open_invites(
+            app,
+            member,
+            OpenSearch {
+                status: StatusFilter::Open,
+                tenant: Some(member.tenant.id),
+                email: None,
+            },
+            cursor,
+        )
+        .await?
     } else {
         (Vec::new(), None)
     };
