@@ -167,6 +167,7 @@ async fn user(tether: &Tether, operator: &Actor, command: UserCommand) -> Result
                 tenant_id,
                 role,
                 active: None,
+                search: None,
                 page: PageRequest {
                     before_id: None,
                     limit: MAX_LIMIT,

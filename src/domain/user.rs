@@ -36,6 +36,8 @@ pub struct UserQuery {
     pub tenant_id: Option<TenantId>,
     pub role: Option<Role>,
     pub active: Option<bool>,
+    /// Only people whose email or name holds this text, in any case.
+    pub search: Option<String>,
     pub page: PageRequest,
 }
 

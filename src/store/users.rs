@@ -148,6 +148,24 @@ pub async fn list(conn: &mut Conn, scope: TenantScope, query: &UserQuery) -> Res
         Some(false) => filters.add("deactivated_at IS NOT NULL", []),
         None => {}
     }
+    if let Some(text) = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        // The typed text is matched as it is: `%` and `_` are escaped, not wildcards.
+        let escaped = text
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        filters.add(
+            "(LOWER(email) LIKE ? ESCAPE '\\' OR LOWER(name) LIKE ? ESCAPE '\\')",
+            [Bind::Text(pattern.clone()), Bind::Text(pattern)],
+        );
+    }
     if let Some(before) = query.page.before_id {
         filters.add("id < ?", [Bind::Int(before)]);
     }

@@ -10,6 +10,7 @@ use crate::common::{
 };
 
 crate::on_both_engines!(
+    users_are_searched_by_email_or_name_filtered_by_role_and_paged,
     pending_invites_are_filtered_by_status_with_a_count_of_each,
     a_client_admin_reads_their_tenants_activity_and_the_audit_downloads_as_csv,
     the_audit_page_says_who_did_what_in_sentences_filtered_and_paged,
@@ -1070,4 +1071,59 @@ async fn pending_invites_are_filtered_by_status_with_a_count_of_each(app: TestAp
     );
     assert!(acme_only.contains(">1 pending</a>") && acme_only.contains(">0 expired</a>"));
     assert!(acme_only.contains(&format!("status=expired&#38;tenant_id={}", globex.id.0)));
+}
+
+async fn users_are_searched_by_email_or_name_filtered_by_role_and_paged(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    app.user("dana@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    let issued = app.invite("alice@acme.com", &acme, Role::ClientAdmin).await;
+    app.accept(issued.token.expose(), "Alice Smith")
+        .await
+        .unwrap();
+    for n in 0..50 {
+        app.user(&format!("staff{n}@acme.com"), &acme, Role::ClientUser)
+            .await;
+    }
+    let api = app.api().await;
+    let browser = sign_in(&app, &api, MSP, "dana@atechsolutions.org").await;
+
+    let by_name = text(&browser.get(&api, MSP, "/users?search=SMITH").await);
+    assert!(by_name.contains("alice@acme.com") && !by_name.contains("staff1@acme.com"));
+    let by_email = text(&browser.get(&api, MSP, "/users?search=staff17%40").await);
+    assert!(by_email.contains("staff17@acme.com") && !by_email.contains("staff1@acme.com"));
+    // The typed text is matched as text: % and _ are not wildcards.
+    let literal = text(&browser.get(&api, MSP, "/users?search=%25").await);
+    assert!(literal.contains("No users match."));
+    let admins = text(
+        &browser
+            .get(
+                &api,
+                MSP,
+                &format!("/users?role={}", Role::ClientAdmin.id()),
+            )
+            .await,
+    );
+    assert!(admins.contains("alice@acme.com") && !admins.contains("staff3@acme.com"));
+    assert!(admins.contains(&format!(
+        "<option value=\"{}\" selected>Client admin</option>",
+        Role::ClientAdmin.id()
+    )));
+
+    // 51 users: the first page ends with "Older users", which keeps the filters.
+    let first = text(
+        &browser
+            .get(&api, MSP, &format!("/users?tenant={}", acme.id.0))
+            .await,
+    );
+    assert!(first.contains("staff48@acme.com") && !first.contains("dana@atechsolutions.org"));
+    let marker = "<a href=\"/users?cursor=";
+    let at = first.find(marker).expect("an Older link") + "<a href=\"".len();
+    let older = first[at..].split('"').next().unwrap().replace("&#38;", "&");
+    assert!(
+        older.ends_with(&format!("&tenant={}", acme.id.0)),
+        "{older}"
+    );
+    let second = text(&browser.get(&api, MSP, &older).await);
+    assert!(second.contains("alice@acme.com") && !second.contains("Older users"));
 }

@@ -65,6 +65,7 @@ pub async fn list(
         tenant_id: params.tenant_id.map(TenantId),
         role,
         active: params.active,
+        search: None,
         page,
     };
     let page = app.tether.list_users(&auth.signed_in.actor, query).await?;

@@ -728,23 +728,36 @@ struct UsersPage {
     frame: Frame,
     users: Vec<UserRow>,
     tenants: Vec<(i64, String, bool)>,
+    /// The role filter's choices: (id, label, chosen).
+    roles: Vec<(i64, &'static str, bool)>,
+    search: String,
+    /// The filters as a query string, for Older.
+    filters: String,
+    older: Option<String>,
     can_invite: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct TenantFilter {
+pub struct UsersFilter {
     #[serde(default)]
     tenant: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    search: String,
+    cursor: Option<String>,
 }
 
 /// `GET /users`, filterable by tenant.
 pub async fn users(
     State(app): State<AppState>,
     Staff(member): Staff,
-    Query(filter): Query<TenantFilter>,
+    Query(filter): Query<UsersFilter>,
 ) -> Response {
     let actor = &member.signed_in.actor;
     let chosen: Option<i64> = filter.tenant.parse().ok();
+    let role = filter.role.parse().ok().and_then(Role::from_id);
+    let search = filter.search.trim().to_owned();
     let tenants = match app.tether.list_tenants(actor).await {
         Ok(tenants) => tenants,
         Err(error) => return refusal(&member.tenant, &error),
@@ -752,19 +765,32 @@ pub async fn users(
     let names = tenant_names(&tenants);
     let query = UserQuery {
         tenant_id: chosen.map(TenantId),
-        page: PageRequest {
-            before_id: None,
-            limit: MAX_LIMIT,
-        },
+        role,
+        search: Some(search.clone()).filter(|s| !s.is_empty()),
+        page: PageRequest::parse(filter.cursor.as_deref(), None).unwrap_or_default(),
         ..UserQuery::default()
     };
-    let users = match app.tether.list_users(actor, query).await {
-        Ok(page) => page.items,
+    let listed = match app.tether.list_users(actor, query).await {
+        Ok(page) => page,
         Err(error) => return refusal(&member.tenant, &error),
     };
+    let mut filters = String::new();
+    if let Some(id) = chosen {
+        filters.push_str(&format!("&tenant={id}"));
+    }
+    if let Some(role) = role {
+        filters.push_str(&format!("&role={}", role.id()));
+    }
+    if !search.is_empty() {
+        filters.push_str(&format!(
+            "&search={}",
+            percent_encoding::utf8_percent_encode(&search, percent_encoding::NON_ALPHANUMERIC)
+        ));
+    }
     let template = UsersPage {
         frame: wide(member.frame("/users")),
-        users: users
+        users: listed
+            .items
             .into_iter()
             .map(|u| UserRow {
                 id: u.id.0,
@@ -777,6 +803,13 @@ pub async fn users(
             })
             .collect(),
         tenants: tenant_choices(&tenants, chosen),
+        roles: Role::ALL
+            .iter()
+            .map(|r| (r.id(), r.label(), Some(*r) == role))
+            .collect(),
+        search,
+        filters,
+        older: listed.next_cursor,
         can_invite: member.may(Action::Invite),
     };
     member.page(StatusCode::OK, &template)
