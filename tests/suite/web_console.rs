@@ -96,6 +96,20 @@ async fn an_msp_admin_creates_a_client_with_a_logo_and_invites_its_admin(app: Te
     assert_eq!(acme.accent_colour.as_str(), "#D9480F");
     assert!(acme.logo_etag.is_some());
     assert!(html.contains(&format!("/clients/{}/invite", acme.id.0)));
+    // Its logo beside its name, served by the public logo endpoint.
+    let etag = acme.logo_etag.clone().unwrap();
+    let thumb = format!(
+        "/api/tenants/{}/logo?v={}",
+        acme.id.0,
+        etag.trim_matches('"')
+    );
+    assert!(
+        html.contains(&format!("<img class=\"thumb\" src=\"{thumb}\" alt=\"\"")),
+        "{html}"
+    );
+    let logo = browser.get(&api, MSP, &thumb).await;
+    assert_eq!(logo.status, StatusCode::OK);
+    assert_eq!(logo.headers.get("content-type").unwrap(), "image/png");
 
     let form = browser
         .get(&api, MSP, &format!("/clients/{}/invite", acme.id.0))

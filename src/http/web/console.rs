@@ -137,6 +137,8 @@ pub async fn dashboard(app: &AppState, member: &Member) -> Response {
 struct ClientRow {
     id: i64,
     name: String,
+    /// Its logo's address (versioned, so cached for long), when it has one.
+    logo: Option<String>,
     address: String,
     users: i64,
     pending: i64,
@@ -163,6 +165,13 @@ pub async fn clients(State(app): State<AppState>, Staff(member): Staff) -> Respo
         .map(|t| ClientRow {
             id: t.tenant.id.0,
             name: t.tenant.name.to_string(),
+            logo: t.tenant.logo_etag.as_ref().map(|etag| {
+                format!(
+                    "/api/tenants/{}/logo?v={}",
+                    t.tenant.id.0,
+                    etag.trim_matches('"')
+                )
+            }),
             address: app.tether.tenant_origin(&t.tenant),
             users: t.active_users,
             pending: t.pending_invites,
