@@ -307,34 +307,7 @@ mod tests {
             said(UserChanged, Some(77), Some(("user", 78)), json!({})),
             "user 77 changed the account of user 78"
         );
-        let every = [
-            InviteCreated,
-            InviteSuperseded,
-            InviteRevoked,
-            InviteAccepted,
-            InviteAcceptRefused,
-            InviteRenewalRequested,
-            SignIn,
-            SignInFailed,
-            SignOut,
-            UserCreated,
-            UserChanged,
-            UserDeactivated,
-            UserPasswordChanged,
-            PasswordResetRequested,
-            PasswordResetLinkCreated,
-            PasswordReset,
-            TenantCreated,
-            TenantChanged,
-            TenantBrandingChanged,
-            WebhookCreated,
-            WebhookChanged,
-            WebhookDeleted,
-            WebhookSecretRotated,
-            AccessRefused,
-        ];
-        assert_eq!(every.len(), AuditAction::ALL.len());
-        for action in every {
+        for action in AuditAction::ALL {
             let text = said(
                 action,
                 Some(1),

@@ -3,8 +3,6 @@
 //! message per subscribed endpoint. An endpoint's signing secret is kept sealed (it must be
 //! read to sign) and shown only at creation and rotation.
 
-use std::fmt;
-
 use serde_json::{json, Value};
 
 use super::actor::{Action, Actor};
@@ -244,15 +242,6 @@ pub(crate) enum Subject {
     Invite(InviteId),
     User(UserId),
     Tenant(TenantId),
-}
-
-/// Why an endpoint's URL is refused, for the field error.
-struct UrlRefused<'a>(&'a dyn fmt::Display);
-
-impl fmt::Display for UrlRefused<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Webhooks cannot be sent to this URL: {}.", self.0)
-    }
 }
 
 /// What the secret is sealed for: a sealed secret opens only as a webhook secret.
@@ -588,7 +577,7 @@ impl Tether {
                 FieldError::new(
                     "url",
                     "webhook_url_not_allowed",
-                    UrlRefused(&refusal).to_string(),
+                    format!("Webhooks cannot be sent to this URL: {refusal}."),
                 )
             })
     }

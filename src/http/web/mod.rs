@@ -77,10 +77,7 @@ pub fn router() -> Router<AppState> {
         .route("/team/activity", get(activity::team_activity))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", get(webhooks::show).post(webhooks::update))
-        .route("/webhooks/{id}/test", post(webhooks::test))
-        .route("/webhooks/{id}/rotate", post(webhooks::rotate))
-        .route("/webhooks/{id}/state", post(webhooks::switch))
-        .route("/webhooks/{id}/remove", post(webhooks::remove))
+        .route("/webhooks/{id}/{button}", post(webhooks::press))
         .route(
             "/webhooks/{id}/deliveries/{delivery}/retry",
             post(webhooks::retry),

@@ -14,7 +14,6 @@ use serde::Deserialize;
 use super::console::{field_messages, Staff};
 use super::member::Member;
 use super::{invite_page_headers, refusal, Form, Frame, Path, Query};
-use crate::domain::actor::Action;
 use crate::domain::error::Error;
 use crate::domain::page::PageRequest;
 use crate::domain::tenant::TenantSummary;
@@ -194,11 +193,6 @@ struct SecretPage {
     rotated: bool,
 }
 
-/// The refusal for a member who may not manage webhooks; `None` for an MSP admin.
-fn refused(member: &Member) -> Option<Response> {
-    (!member.may(Action::ManageWebhooks)).then(|| refusal(&member.tenant, &Error::Forbidden))
-}
-
 fn redirect(to: String) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response()
 }
@@ -258,9 +252,6 @@ async fn list_page(
 
 /// `GET /webhooks`.
 pub async fn list(State(app): State<AppState>, Staff(member): Staff) -> Response {
-    if let Some(refused) = refused(&member) {
-        return refused;
-    }
     match list_page(&app, &member, &HookFields::default(), Vec::new()).await {
         Ok(page) => member.page(StatusCode::OK, &page),
         Err(error) => refusal(&member.tenant, &error),
@@ -281,7 +272,7 @@ pub async fn create(
     let input = NewWebhook {
         url: fields.url.clone(),
         description: fields.description.clone(),
-        event_types: chosen_events(&fields),
+        event_types: fields.events.clone(),
         tenant_ids: fields.tenant_ids(),
         enabled: true,
     };
@@ -298,15 +289,6 @@ pub async fn create(
             }
         }
         Err(error) => refusal(&member.tenant, &error),
-    }
-}
-
-/// The boxes ticked; "All events" wins over single types.
-fn chosen_events(fields: &HookFields) -> Vec<String> {
-    if fields.events.iter().any(|e| e == "*") {
-        vec![String::from("*")]
-    } else {
-        fields.events.clone()
     }
 }
 
@@ -396,9 +378,6 @@ pub async fn show(
     Path(id): Path<i64>,
     Query(place): Query<LogPlace>,
 ) -> Response {
-    if let Some(refused) = refused(&member) {
-        return refused;
-    }
     let cursor = place.cursor.as_deref();
     let notice = place.notice();
     match hook_page(
@@ -432,7 +411,7 @@ pub async fn update(
     let changes = WebhookChanges {
         url: Some(fields.url.clone()),
         description: Some(fields.description.clone()),
-        event_types: Some(chosen_events(&fields)),
+        event_types: Some(fields.events.clone()),
         tenant_ids: Some(fields.tenant_ids()),
         enabled: None,
     };
@@ -463,36 +442,45 @@ pub struct ButtonForm {
     state: String,
 }
 
-/// One of the endpoint page's buttons.
-#[derive(Debug, Clone, Copy)]
-pub enum Button {
-    Test,
-    Rotate,
-    Switch,
-    Remove,
+/// `POST /webhooks/{id}/{button}`: one of the endpoint page's buttons — `test`, `rotate`,
+/// `state` (turn on or off) or `remove`.
+pub async fn press(
+    State(app): State<AppState>,
+    Staff(member): Staff,
+    Path((id, button)): Path<(i64, String)>,
+    headers: HeaderMap,
+    Form(form): Form<ButtonForm>,
+) -> Response {
+    if let Some(refused) = member.untrusted_form(&app, &headers, &form.csrf_token) {
+        return refused;
+    }
+    match pressed(&app, &member, WebhookId(id), &button, &form).await {
+        Ok(response) => response,
+        Err(error) => refusal(&member.tenant, &error),
+    }
 }
 
-async fn press(
+async fn pressed(
     app: &AppState,
     member: &Member,
     id: WebhookId,
-    button: Button,
+    button: &str,
     form: &ButtonForm,
 ) -> Result<Response, Error> {
     let actor = &member.signed_in.actor;
     let back = format!("/webhooks/{}", id.0);
     match button {
-        Button::Test => {
+        "test" => {
             app.tether.send_test_event(actor, id).await?;
             // After a redirect, reloading the page does not send another.
             Ok(redirect(format!("{back}?done=test")))
         }
-        Button::Rotate => {
+        "rotate" => {
             let secret = app.tether.rotate_webhook_secret(actor, id).await?;
             let hook = app.tether.webhook(actor, id).await?;
             Ok(secret_page(member, &hook, &secret, true))
         }
-        Button::Switch => {
+        "state" => {
             let changes = WebhookChanges {
                 enabled: Some(form.state == "on"),
                 ..WebhookChanges::default()
@@ -500,72 +488,12 @@ async fn press(
             app.tether.update_webhook(actor, id, changes).await?;
             Ok(redirect(back))
         }
-        Button::Remove => {
+        "remove" => {
             app.tether.delete_webhook(actor, id).await?;
             Ok(redirect(String::from("/webhooks")))
         }
+        _ => Err(Error::NotFound("page")),
     }
-}
-
-async fn pressed(
-    app: AppState,
-    member: Member,
-    id: i64,
-    headers: HeaderMap,
-    form: ButtonForm,
-    button: Button,
-) -> Response {
-    if let Some(refused) = member.untrusted_form(&app, &headers, &form.csrf_token) {
-        return refused;
-    }
-    match press(&app, &member, WebhookId(id), button, &form).await {
-        Ok(response) => response,
-        Err(error) => refusal(&member.tenant, &error),
-    }
-}
-
-/// `POST /webhooks/{id}/test`.
-pub async fn test(
-    State(app): State<AppState>,
-    Staff(member): Staff,
-    Path(id): Path<i64>,
-    headers: HeaderMap,
-    Form(form): Form<ButtonForm>,
-) -> Response {
-    pressed(app, member, id, headers, form, Button::Test).await
-}
-
-/// `POST /webhooks/{id}/rotate`.
-pub async fn rotate(
-    State(app): State<AppState>,
-    Staff(member): Staff,
-    Path(id): Path<i64>,
-    headers: HeaderMap,
-    Form(form): Form<ButtonForm>,
-) -> Response {
-    pressed(app, member, id, headers, form, Button::Rotate).await
-}
-
-/// `POST /webhooks/{id}/state`: turns it on or off.
-pub async fn switch(
-    State(app): State<AppState>,
-    Staff(member): Staff,
-    Path(id): Path<i64>,
-    headers: HeaderMap,
-    Form(form): Form<ButtonForm>,
-) -> Response {
-    pressed(app, member, id, headers, form, Button::Switch).await
-}
-
-/// `POST /webhooks/{id}/remove`.
-pub async fn remove(
-    State(app): State<AppState>,
-    Staff(member): Staff,
-    Path(id): Path<i64>,
-    headers: HeaderMap,
-    Form(form): Form<ButtonForm>,
-) -> Response {
-    pressed(app, member, id, headers, form, Button::Remove).await
 }
 
 /// `POST /webhooks/{id}/deliveries/{delivery}/retry`.
