@@ -354,6 +354,10 @@ try {
   await admin.getByRole("heading", { name: "Users" }).waitFor();
   await checkAccessibility(admin, "users page");
   await shoot(admin, "users");
+  await admin.getByLabel("Email or name").fill("ALICE");
+  await admin.getByRole("button", { name: "Filter", exact: true }).click();
+  await admin.getByRole("row", { name: /alice@acme\.com/ }).waitFor();
+  assert.equal(await admin.getByRole("row", { name: /owner@atechsolutions\.org/ }).count(), 0);
   await admin.getByRole("link", { name: "Reset password link for alice@acme.com" }).click();
   await admin.getByRole("heading", { name: /A password reset link for/ }).waitFor();
   await checkAccessibility(admin, "reset link form");
@@ -451,9 +455,34 @@ try {
   assert.equal(tests(), 2, "the retried test event arrived");
   await admin.getByRole("link", { name: "All webhooks" }).click();
 
+  step("Pending invites filtered by e-mail, with a count per status");
+  await admin.getByRole("link", { name: "Pending invites", exact: true }).click();
+  await admin.getByLabel("Email", { exact: true }).fill("dave@acme.com");
+  await admin.getByRole("button", { name: "Filter", exact: true }).click();
+  await admin.getByRole("row", { name: /dave@acme\.com/ }).waitFor();
+  assert.equal(await admin.getByRole("row", { name: /bob@acme\.com/ }).count(), 0);
+  await admin.getByRole("link", { name: "1 pending" }).waitFor();
+  await shoot(admin, "pending-invites-filtered");
+
+  step("the audit trail in sentences, filtered by what, who and when; a name links to its person");
   await admin.getByRole("link", { name: "Audit", exact: true }).click();
   await checkAccessibility(admin, "audit page");
   await shoot(admin, "audit");
+  const today = new Date().toISOString().slice(0, 10);
+  await admin.getByLabel("What").selectOption({ label: "Invites created" });
+  await admin.getByLabel("Who (address)").fill("owner@");
+  await admin.getByLabel("From").fill(today);
+  await admin.getByLabel("To").fill(today);
+  await admin.getByRole("button", { name: "Filter", exact: true }).click();
+  await admin.getByText("Olivia Owner invited alice@acme.com as Client admin to Acme Corp").waitFor();
+  assert.equal(await admin.getByText(/signed in$/).count(), 0);
+  assert.equal(await admin.getByText(/^Alice Smith invited/).count(), 0);
+  await checkAccessibility(admin, "audit page, filtered");
+  await shoot(admin, "audit-filtered");
+  await admin.getByRole("link", { name: "Olivia Owner" }).first().click();
+  await admin.getByRole("heading", { name: "Users" }).waitFor();
+  assert.equal(await admin.getByLabel("Email or name").inputValue(), "owner@atechsolutions.org");
+  await admin.getByRole("row", { name: /owner@atechsolutions\.org/ }).waitFor();
 
   step("the dashboard shows the activity");
   await admin.getByRole("link", { name: "Dashboard", exact: true }).click();

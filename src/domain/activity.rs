@@ -1,9 +1,12 @@
 //! Audit events as sentences people read: "Dana Whitfield invited carol@acme.example as
 //! Client user to Acme Corp". One function, `sentence`, turns a stored event and the names as
-//! they are now into its sentence, for the dashboard and the audit page alike.
+//! they are now into its sentence, for the dashboard, the audit page and its CSV alike. A
+//! sentence keeps which of its words name a person, a tenant or an invitee, so that a page
+//! can link them to where the viewer may look them up.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::fmt;
 
 use serde_json::Value;
 
@@ -18,34 +21,106 @@ use super::user::UserId;
 use super::Tether;
 use crate::store;
 
-/// The names an event's ids stand for now: people by name, tenants by name, invites by their
-/// address. An id missing here is shown as what it is ("user 7").
+/// The names an event's ids stand for now: people by name (and address), tenants by name,
+/// invites by their address. An id missing here is shown as what it is ("user 7").
 #[derive(Debug, Default, Clone)]
 pub struct Names {
     pub users: HashMap<i64, String>,
+    pub emails: HashMap<i64, String>,
     pub tenants: HashMap<i64, String>,
     pub invites: HashMap<i64, String>,
 }
 
-/// An event with its sentence and the names of who did it and where.
+/// A piece of a sentence: plain words, or words that name something a viewer may open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Words(String),
+    /// A person who still has an account, by their current name and address.
+    Person {
+        name: String,
+        email: String,
+    },
+    Tenant {
+        id: i64,
+        name: String,
+    },
+    /// The address an invite was made for.
+    Invitee(String),
+}
+
+impl Part {
+    pub fn text(&self) -> &str {
+        match self {
+            Part::Words(text) | Part::Invitee(text) => text,
+            Part::Person { name, .. } | Part::Tenant { name, .. } => name,
+        }
+    }
+}
+
+impl From<&str> for Part {
+    fn from(words: &str) -> Self {
+        Part::Words(words.to_owned())
+    }
+}
+
+impl From<String> for Part {
+    fn from(words: String) -> Self {
+        Part::Words(words)
+    }
+}
+
+/// An event told as a sentence, its parts in reading order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sentence(Vec<Part>);
+
+impl Sentence {
+    pub fn parts(&self) -> &[Part] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Sentence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|part| f.write_str(part.text()))
+    }
+}
+
+/// `said!["Dana", " invited ", invitee]`: a sentence from words and parts.
+macro_rules! said {
+    ($($part:expr),+ $(,)?) => {
+        Sentence(vec![$(Part::from($part)),+])
+    };
+}
+
+/// An event with its sentence and the name of the tenant it happened in.
 #[derive(Debug, Clone)]
 pub struct Described {
     pub event: AuditEvent,
-    pub sentence: String,
-    /// Who did it: a person's name, or "The command line".
-    pub actor: String,
+    pub sentence: Sentence,
     pub tenant: Option<String>,
 }
 
-/// Who did it: a person's name, or the command line (which acts without a user).
-fn actor_of(event: &AuditEvent, names: &Names) -> String {
+impl Names {
+    /// A person by id: linked while their account exists, "user 7" once it is gone.
+    fn person(&self, id: i64) -> Option<Part> {
+        let name = self.users.get(&id)?.clone();
+        Some(match self.emails.get(&id) {
+            Some(email) => Part::Person {
+                name,
+                email: email.clone(),
+            },
+            None => Part::Words(name),
+        })
+    }
+}
+
+/// Who did it: a person, or the command line (which acts without a user).
+fn actor_of(event: &AuditEvent, names: &Names) -> Part {
     match event.actor_id {
         Some(id) => names
-            .users
-            .get(&id)
-            .cloned()
-            .unwrap_or_else(|| format!("user {id}")),
-        None => String::from("The command line"),
+            .person(id)
+            .unwrap_or_else(|| Part::Words(format!("user {id}"))),
+        None => Part::from("The command line"),
     }
 }
 
@@ -53,112 +128,113 @@ fn text<'a>(detail: &'a Value, key: &str) -> Option<&'a str> {
     detail.get(key).and_then(Value::as_str)
 }
 
-fn role_label(detail: &Value) -> String {
+fn role_label(detail: &Value) -> &'static str {
     text(detail, "role")
         .and_then(Role::named)
-        .map_or_else(|| String::from("a role"), |role| role.label().to_owned())
+        .map_or("a role", |role| role.label())
 }
 
 /// The event as a sentence.
-pub fn sentence(event: &AuditEvent, names: &Names) -> String {
+pub fn sentence(event: &AuditEvent, names: &Names) -> Sentence {
     let who = actor_of(event, names);
     let detail = &event.detail;
-    let tenant = event
-        .tenant_id
-        .and_then(|id| names.tenants.get(&id).cloned())
-        .unwrap_or_else(|| String::from("a tenant"));
+    let tenant = match event.tenant_id {
+        Some(id) => match names.tenants.get(&id) {
+            Some(name) => Part::Tenant {
+                id,
+                name: name.clone(),
+            },
+            None => Part::from("a tenant"),
+        },
+        None => Part::from("a tenant"),
+    };
     let target_id = event.target_id.unwrap_or_default();
     let invitee = || {
         text(detail, "email")
             .map(str::to_owned)
             .or_else(|| names.invites.get(&target_id).cloned())
-            .unwrap_or_else(|| format!("invite {target_id}"))
+            .map_or_else(|| Part::Words(format!("invite {target_id}")), Part::Invitee)
     };
     let person = || {
         names
-            .users
-            .get(&target_id)
-            .cloned()
-            .or_else(|| text(detail, "email").map(str::to_owned))
-            .unwrap_or_else(|| format!("user {target_id}"))
+            .person(target_id)
+            .or_else(|| text(detail, "email").map(Part::from))
+            .unwrap_or_else(|| Part::Words(format!("user {target_id}")))
     };
+    let url = || text(detail, "url").unwrap_or("an address");
     let Some(action) = AuditAction::named(&event.action) else {
-        return format!("{who}: {}", event.action);
+        return said![who, format!(": {}", event.action)];
     };
     match action {
         AuditAction::InviteCreated if detail.get("first_admin") == Some(&Value::Bool(true)) => {
-            String::from("A first-admin link was made")
+            said!["A first-admin link was made"]
         }
         AuditAction::InviteCreated if detail.get("reminder") == Some(&Value::Bool(true)) => {
-            format!("A reminder sent {} a fresh invite to {tenant}", invitee())
+            said!["A reminder sent ", invitee(), " a fresh invite to ", tenant]
         }
-        AuditAction::InviteCreated => format!(
-            "{who} invited {} as {} to {tenant}",
+        AuditAction::InviteCreated => said![
+            who,
+            " invited ",
             invitee(),
-            role_label(detail)
-        ),
+            format!(" as {} to ", role_label(detail)),
+            tenant
+        ],
         AuditAction::InviteSuperseded => {
-            format!("{who} replaced the pending invite for {}", invitee())
+            said![who, " replaced the pending invite for ", invitee()]
         }
         AuditAction::InviteRevoked if detail.get("first_admin").is_some() => {
-            String::from("The first-admin link ended, as an MSP admin exists")
+            said!["The first-admin link ended, as an MSP admin exists"]
         }
-        AuditAction::InviteRevoked => format!("{who} revoked the invite for {}", invitee()),
-        AuditAction::InviteAccepted => {
-            format!(
-                "{who} accepted an invite and joined {tenant} as {}",
-                role_label(detail)
-            )
-        }
-        AuditAction::InviteAcceptRefused => format!(
-            "An invite link for {} was refused: {}",
+        AuditAction::InviteRevoked => said![who, " revoked the invite for ", invitee()],
+        AuditAction::InviteAccepted => said![
+            who,
+            " accepted an invite and joined ",
+            tenant,
+            format!(" as {}", role_label(detail))
+        ],
+        AuditAction::InviteAcceptRefused => said![
+            "An invite link for ",
             invitee(),
-            text(detail, "reason").unwrap_or("it could not be used")
-        ),
+            format!(
+                " was refused: {}",
+                text(detail, "reason").unwrap_or("it could not be used")
+            )
+        ],
         AuditAction::InviteRenewalRequested => {
-            format!("{} asked for a new invite link", invitee())
+            said![invitee(), " asked for a new invite link"]
         }
-        AuditAction::SignIn => format!("{who} signed in"),
+        AuditAction::SignIn => said![who, " signed in"],
         AuditAction::SignInFailed => match text(detail, "email") {
-            Some(email) => format!("A sign-in as {email} failed"),
-            None => String::from("A sign-in failed"),
+            Some(email) => said![format!("A sign-in as {email} failed")],
+            None => said!["A sign-in failed"],
         },
-        AuditAction::SignOut => format!("{who} signed out"),
+        AuditAction::SignOut => said![who, " signed out"],
         AuditAction::UserCreated if event.actor_id == event.target_id => {
-            format!("{} created their account in {tenant}", person())
+            said![person(), " created their account in ", tenant]
         }
-        AuditAction::UserCreated => format!("{who} created the account of {}", person()),
+        AuditAction::UserCreated => said![who, " created the account of ", person()],
         AuditAction::UserChanged if text(detail, "by") == Some("self") => {
-            format!("{who} changed their name")
+            said![who, " changed their name"]
         }
-        AuditAction::UserChanged => format!("{who} changed the account of {}", person()),
-        AuditAction::UserDeactivated => format!("{who} deactivated {}", person()),
-        AuditAction::UserPasswordChanged => format!("{who} changed their password"),
-        AuditAction::PasswordResetRequested => format!(
+        AuditAction::UserChanged => said![who, " changed the account of ", person()],
+        AuditAction::UserDeactivated => said![who, " deactivated ", person()],
+        AuditAction::UserPasswordChanged => said![who, " changed their password"],
+        AuditAction::PasswordResetRequested => said![format!(
             "A password reset link was asked for {}",
             text(detail, "email").unwrap_or("an address")
-        ),
+        )],
         AuditAction::PasswordResetLinkCreated => {
-            format!("{who} made a password reset link for {}", person())
+            said![who, " made a password reset link for ", person()]
         }
-        AuditAction::PasswordReset => format!("{} reset their password", person()),
-        AuditAction::TenantCreated => format!("{who} created {tenant}"),
-        AuditAction::TenantChanged => format!("{who} changed the settings of {tenant}"),
-        AuditAction::TenantBrandingChanged => format!("{who} changed the logo of {tenant}"),
-        AuditAction::WebhookCreated => format!(
-            "{who} added a webhook to {}",
-            text(detail, "url").unwrap_or("an address")
-        ),
-        AuditAction::WebhookChanged => format!(
-            "{who} changed the webhook to {}",
-            text(detail, "url").unwrap_or("an address")
-        ),
-        AuditAction::WebhookDeleted => format!(
-            "{who} removed the webhook to {}",
-            text(detail, "url").unwrap_or("an address")
-        ),
-        AuditAction::WebhookSecretRotated => format!("{who} rotated a webhook's secret"),
-        AuditAction::AccessRefused => format!("{who} was refused an action they may not take"),
+        AuditAction::PasswordReset => said![person(), " reset their password"],
+        AuditAction::TenantCreated => said![who, " created ", tenant],
+        AuditAction::TenantChanged => said![who, " changed the settings of ", tenant],
+        AuditAction::TenantBrandingChanged => said![who, " changed the logo of ", tenant],
+        AuditAction::WebhookCreated => said![who, format!(" added a webhook to {}", url())],
+        AuditAction::WebhookChanged => said![who, format!(" changed the webhook to {}", url())],
+        AuditAction::WebhookDeleted => said![who, format!(" removed the webhook to {}", url())],
+        AuditAction::WebhookSecretRotated => said![who, " rotated a webhook's secret"],
+        AuditAction::AccessRefused => said![who, " was refused an action they may not take"],
     }
 }
 
@@ -173,7 +249,6 @@ impl Tether {
                 .into_iter()
                 .map(|event| Described {
                     sentence: sentence(&event, &names),
-                    actor: actor_of(&event, &names),
                     tenant: event
                         .tenant_id
                         .and_then(|id| names.tenants.get(&id).cloned()),
@@ -200,6 +275,7 @@ impl Tether {
                 if let Entry::Vacant(slot) = names.users.entry(id) {
                     if let Some(user) = store::users::by_id(&mut conn, UserId(id)).await? {
                         slot.insert(user.name.to_string());
+                        names.emails.insert(id, user.email.to_string());
                     }
                 }
             }
@@ -253,6 +329,10 @@ mod tests {
                 (1, String::from("Dana Whitfield")),
                 (5, String::from("Alice Smith")),
             ]),
+            emails: HashMap::from([
+                (1, String::from("dana@msp.example")),
+                (5, String::from("alice@acme.com")),
+            ]),
             tenants: HashMap::from([(2, String::from("Acme Corp"))]),
             invites: HashMap::from([(9, String::from("bob@acme.com"))]),
         }
@@ -262,8 +342,9 @@ mod tests {
     fn every_action_is_a_sentence_with_the_current_names() {
         use AuditAction::*;
         let names = names();
-        let said =
-            |action, actor, target, detail| sentence(&event(action, actor, target, detail), &names);
+        let said = |action, actor, target, detail| {
+            sentence(&event(action, actor, target, detail), &names).to_string()
+        };
         assert_eq!(
             said(
                 InviteCreated,
@@ -326,8 +407,54 @@ mod tests {
                     ..event(SignIn, Some(1), None, json!({}))
                 },
                 &names
-            ),
+            )
+            .to_string(),
             "Dana Whitfield: something.new"
         );
+    }
+
+    #[test]
+    fn a_sentence_knows_which_words_name_a_person_a_tenant_or_an_invitee() {
+        let names = names();
+        let invited = sentence(
+            &event(
+                AuditAction::InviteCreated,
+                Some(1),
+                Some(("invite", 9)),
+                json!({"email": "carol@acme.com", "role": "client_user"}),
+            ),
+            &names,
+        );
+        assert_eq!(
+            invited.parts(),
+            [
+                Part::Person {
+                    name: String::from("Dana Whitfield"),
+                    email: String::from("dana@msp.example"),
+                },
+                Part::from(" invited "),
+                Part::Invitee(String::from("carol@acme.com")),
+                Part::from(" as Client user to "),
+                Part::Tenant {
+                    id: 2,
+                    name: String::from("Acme Corp"),
+                },
+            ]
+        );
+        // Someone whose account is gone, and the command line, are words, not links.
+        let gone = sentence(
+            &event(
+                AuditAction::UserDeactivated,
+                None,
+                Some(("user", 78)),
+                json!({}),
+            ),
+            &names,
+        );
+        assert!(gone
+            .parts()
+            .iter()
+            .all(|part| matches!(part, Part::Words(_))));
+        assert_eq!(gone.to_string(), "The command line deactivated user 78");
     }
 }

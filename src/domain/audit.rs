@@ -221,7 +221,11 @@ pub struct AuditQuery {
     pub tenant_id: Option<TenantId>,
     pub action: Option<String>,
     pub actor_id: Option<UserId>,
+    /// Events by people whose address contains this text (any case).
+    pub actor_email: Option<String>,
     pub since: Option<Timestamp>,
+    /// Events before this time.
+    pub until: Option<Timestamp>,
     pub page: PageRequest,
 }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use time::macros::format_description;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 /// A point in time, in milliseconds since the Unix epoch (UTC). Stored as an integer so
 /// that SQLite and PostgreSQL read and write it identically.
@@ -29,6 +29,14 @@ impl Timestamp {
     pub fn minus(self, duration: Duration) -> Self {
         let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
         Self(self.0.saturating_sub(millis))
+    }
+
+    /// The start (00:00 UTC) of a day written as `2026-11-23`, as a date field sends it.
+    pub fn from_date(date: &str) -> Option<Self> {
+        let format = format_description!("[year]-[month]-[day]");
+        let day = Date::parse(date.trim(), &format).ok()?;
+        let nanos = day.midnight().assume_utc().unix_timestamp_nanos();
+        i64::try_from(nanos / 1_000_000).ok().map(Self)
     }
 
     fn to_datetime(self) -> OffsetDateTime {

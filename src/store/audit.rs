@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{Bind, Conn, Filters, Result};
+use super::{contains, Bind, Conn, Filters, Result};
 use crate::domain::actor::TenantScope;
 use crate::domain::audit::{AuditEvent, AuditQuery, NewAuditEvent};
 use crate::domain::clock::Timestamp;
@@ -54,8 +54,17 @@ pub async fn list(
     if let Some(actor) = query.actor_id {
         filters.add("actor_id = ?", [Bind::Int(actor.0)]);
     }
+    if let Some(email) = query.actor_email.as_deref() {
+        filters.add(
+            "actor_id IN (SELECT id FROM users WHERE LOWER(email) LIKE ? ESCAPE '\\')",
+            [Bind::Text(contains(email))],
+        );
+    }
     if let Some(since) = query.since {
         filters.add("at >= ?", [Bind::Int(since.millis())]);
+    }
+    if let Some(until) = query.until {
+        filters.add("at < ?", [Bind::Int(until.millis())]);
     }
     if let Some(before) = query.page.before_id {
         filters.add("id < ?", [Bind::Int(before)]);

@@ -321,6 +321,18 @@ pub enum Bind {
     Text(String),
 }
 
+/// A `LIKE … ESCAPE '\'` pattern for "contains this text, in any case": the typed text is
+/// matched as it is, its `%` and `_` escaped rather than wildcards. Compare with `LOWER(column)`.
+pub(crate) fn contains(text: &str) -> String {
+    let escaped = text
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// A `WHERE` clause assembled from the filters a caller gave, with numbered placeholders
 /// that both engines accept.
 #[derive(Debug, Default)]

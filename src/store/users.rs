@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{Bind, Conn, Filters, Result};
+use super::{contains, Bind, Conn, Filters, Result};
 use crate::domain::actor::TenantScope;
 use crate::domain::clock::Timestamp;
 use crate::domain::email::Email;
@@ -154,13 +154,7 @@ pub async fn list(conn: &mut Conn, scope: TenantScope, query: &UserQuery) -> Res
         .map(str::trim)
         .filter(|t| !t.is_empty())
     {
-        // The typed text is matched as it is: `%` and `_` are escaped, not wildcards.
-        let escaped = text
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let pattern = format!("%{escaped}%");
+        let pattern = contains(text);
         filters.add(
             "(LOWER(email) LIKE ? ESCAPE '\\' OR LOWER(name) LIKE ? ESCAPE '\\')",
             [Bind::Text(pattern.clone()), Bind::Text(pattern)],

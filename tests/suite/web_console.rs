@@ -14,6 +14,7 @@ crate::on_both_engines!(
     pending_invites_are_filtered_by_status_with_a_count_of_each,
     a_client_admin_reads_their_tenants_activity_and_the_audit_downloads_as_csv,
     the_audit_page_says_who_did_what_in_sentences_filtered_and_paged,
+    the_audit_is_filtered_by_who_and_when_and_its_names_are_links,
     an_msp_admin_creates_a_client_with_a_logo_and_invites_its_admin,
     msp_staff_are_invited_from_the_users_page,
     pending_invites_are_revoked_and_reissued_from_the_console,
@@ -907,9 +908,9 @@ async fn the_audit_page_says_who_did_what_in_sentences_filtered_and_paged(app: T
     let browser = sign_in(&app, &api, MSP, "dana@atechsolutions.org").await;
 
     let said = "Dana Whitfield invited carol@acme.com as Client user to Acme Corp";
-    let dashboard = text(&browser.get(&api, MSP, "/").await);
+    let dashboard = words(&browser.get(&api, MSP, "/").await);
     assert!(dashboard.contains(said), "{dashboard}");
-    let audit = text(&browser.get(&api, MSP, "/audit").await);
+    let audit = words(&browser.get(&api, MSP, "/audit").await);
     assert!(audit.contains(said));
     assert!(audit.contains("The command line created Acme Corp"));
     assert!(audit.contains("Dana Whitfield created their account in A Tech Solutions"));
@@ -917,7 +918,7 @@ async fn the_audit_page_says_who_did_what_in_sentences_filtered_and_paged(app: T
     assert!(!audit.contains("user 1") && !audit.contains(">system<"));
     assert!(audit.contains("<option value=\"invite.created\">Invites created</option>"));
 
-    let invites_only = text(&browser.get(&api, MSP, "/audit?action=invite.created").await);
+    let invites_only = words(&browser.get(&api, MSP, "/audit?action=invite.created").await);
     assert!(invites_only.contains(said));
     assert!(!invites_only.contains("signed in"));
     assert!(invites_only.contains("<option value=\"invite.created\" selected>"));
@@ -933,16 +934,15 @@ async fn the_audit_page_says_who_did_what_in_sentences_filtered_and_paged(app: T
         .await
         .unwrap();
     }
-    let first = text(
-        &browser
-            .get(
-                &api,
-                MSP,
-                &format!("/audit?action=invite.created&tenant={}", acme.id.0),
-            )
-            .await,
-    );
-    assert!(first.contains("p49@acme.com") && !first.contains(said));
+    let first_page = browser
+        .get(
+            &api,
+            MSP,
+            &format!("/audit?action=invite.created&tenant={}", acme.id.0),
+        )
+        .await;
+    assert!(words(&first_page).contains("p49@acme.com") && !words(&first_page).contains(said));
+    let first = text(&first_page);
     let marker = "<a href=\"/audit?cursor=";
     let at = first.find(marker).expect("an Older link") + "<a href=\"".len();
     let older = first[at..]
@@ -955,12 +955,122 @@ async fn the_audit_page_says_who_did_what_in_sentences_filtered_and_paged(app: T
         older.ends_with(&format!("&action=invite.created&tenant={}", acme.id.0)),
         "{older}"
     );
-    let second = text(&browser.get(&api, MSP, &older).await);
+    let second = words(&browser.get(&api, MSP, &older).await);
     assert!(
         second.contains(said),
         "the second page holds the oldest invite"
     );
     assert!(!second.contains("Older events"));
+}
+
+/// The page's HTML with its links' tags taken out, so that a sentence reads as its words.
+fn words(reply: &Reply) -> String {
+    let html = text(reply).replace("</a>", "");
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html.as_str();
+    while let Some(at) = rest.find("<a href=") {
+        out.push_str(&rest[..at]);
+        rest = rest[at..].split_once('>').map_or("", |(_, after)| after);
+    }
+    out.push_str(rest);
+    out
+}
+
+async fn the_audit_is_filtered_by_who_and_when_and_its_names_are_links(app: TestApp) {
+    use std::time::Duration;
+    const DAY: Duration = Duration::from_secs(86_400);
+    let acme = app.client("Acme Corp", "acme").await;
+    let issued = app
+        .invite("dana@atechsolutions.org", &app.msp, Role::MspAdmin)
+        .await;
+    let dana = app
+        .accept(issued.token.expose(), "Dana Whitfield")
+        .await
+        .unwrap()
+        .user
+        .actor(None);
+    // 23 November: Dana invites Carol. 25 November: the command line invites Erin, Dana Frank.
+    app.invite_as(&dana, "carol@acme.com", &acme, Role::ClientUser)
+        .await
+        .unwrap();
+    app.clock.advance(2 * DAY);
+    app.invite("erin@acme.com", &acme, Role::ClientUser).await;
+    app.invite_as(&dana, "frank@acme.com", &acme, Role::ClientUser)
+        .await
+        .unwrap();
+    let api = app.api().await;
+    let browser = sign_in(&app, &api, MSP, "dana@atechsolutions.org").await;
+    let carol = "Dana Whitfield invited carol@acme.com as Client user to Acme Corp";
+    let frank = "Dana Whitfield invited frank@acme.com as Client user to Acme Corp";
+    let erin = "The command line invited erin@acme.com as Client user to Acme Corp";
+
+    let by_dana = words(&browser.get(&api, MSP, "/audit?actor=DANA%40atech").await);
+    assert!(
+        by_dana.contains(carol) && by_dana.contains(frank),
+        "{by_dana}"
+    );
+    assert!(!by_dana.contains(erin));
+    let first_day = words(
+        &browser
+            .get(&api, MSP, "/audit?from=2026-11-23&to=2026-11-23")
+            .await,
+    );
+    assert!(first_day.contains(carol), "{first_day}");
+    assert!(!first_day.contains(frank) && !first_day.contains(erin));
+    let later = browser
+        .get(&api, MSP, "/audit?actor=dana%40&from=2026-11-24")
+        .await;
+    let later_words = words(&later);
+    assert!(later_words.contains(frank) && !later_words.contains(carol));
+    assert!(!later_words.contains(erin));
+    // The filters follow the CSV download, which holds the same events.
+    assert!(
+        text(&later).contains("/audit.csv?&amp;actor=dana%40&amp;from=2026%2D11%2D24")
+            || text(&later).contains("/audit.csv?&#38;actor=dana%40&#38;from=2026%2D11%2D24"),
+        "{}",
+        text(&later)
+    );
+    let csv = text(
+        &browser
+            .get(&api, MSP, "/audit.csv?actor=dana%40&from=2026-11-24")
+            .await,
+    );
+    assert!(csv.contains(frank) && !csv.contains(carol) && !csv.contains(erin));
+    // A date that is not one is said, and left out rather than guessed at.
+    let typo = browser.get(&api, MSP, "/audit?to=23%2F11%2F2026").await;
+    assert_eq!(typo.status, StatusCode::OK);
+    assert!(
+        text(&typo).contains("The To date &#34;23/11/2026&#34; is not a day like 2026-11-23")
+            || text(&typo)
+                .contains("The To date &quot;23/11/2026&quot; is not a day like 2026-11-23"),
+        "{}",
+        text(&typo)
+    );
+    assert!(words(&typo).contains(carol) && words(&typo).contains(frank));
+
+    // Who and where are links to their lists; the MSP itself is not a client to open.
+    let audit = text(&browser.get(&api, MSP, "/audit").await);
+    let person = "<a href=\"/users?search=dana%40atechsolutions%2Eorg\">Dana Whitfield</a>";
+    let invitee = "<a href=\"/users/invites?email=carol%40acme%2Ecom\">carol@acme.com</a>";
+    let client = format!("<a href=\"/clients/{}\">Acme Corp</a>", acme.id.0);
+    for link in [person, invitee, &client] {
+        assert!(audit.contains(link), "{link} in {audit}");
+    }
+    assert!(!audit.contains(&format!("/clients/{}\"", app.msp.id.0)));
+    let dashboard = text(&browser.get(&api, MSP, "/").await);
+    assert!(dashboard.contains(person) && dashboard.contains(invitee));
+    let users = text(
+        &browser
+            .get(&api, MSP, "/users?search=dana%40atechsolutions%2Eorg")
+            .await,
+    );
+    assert!(users.contains("dana@atechsolutions.org"));
+    let invites = text(
+        &browser
+            .get(&api, MSP, "/users/invites?email=carol%40acme%2Ecom")
+            .await,
+    );
+    assert!(invites.contains("carol@acme.com") && !invites.contains("frank@acme.com"));
 }
 
 async fn a_client_admin_reads_their_tenants_activity_and_the_audit_downloads_as_csv(app: TestApp) {

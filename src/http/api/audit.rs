@@ -77,6 +77,7 @@ pub async fn list(
         actor_id: params.actor_id.map(UserId),
         since,
         page,
+        ..AuditQuery::default()
     };
     let page = app
         .tether

@@ -1,18 +1,22 @@
-//! What happened, in sentences: the MSP's **Audit** page (filtered by what and by tenant, a
-//! page at a time, and the same list as a CSV download) and a client admin's **Activity**
-//! on Team, their tenant's alone. The sentences come from `domain::activity`.
+//! What happened, in sentences: the MSP's **Audit** page (filtered by what, tenant, who and
+//! when, a page at a time, and the same list as a CSV download) and a client admin's
+//! **Activity** on Team, their tenant's alone. The sentences come from `domain::activity`;
+//! on the MSP's pages the people, clients and invitees they name link to their lists.
+
+use std::time::Duration;
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
 use super::console::{tenant_choices, wide, Staff};
 use super::member::Member;
 use super::{refusal, Frame, Query};
-use crate::domain::activity::Described;
+use crate::domain::activity::{Described, Part, Sentence};
 use crate::domain::actor::Action;
 use crate::domain::audit::{AuditAction, AuditQuery};
 use crate::domain::clock::Timestamp;
@@ -24,17 +28,63 @@ use crate::http::AppState;
 /// The most events one CSV download holds.
 const MAX_CSV_EVENTS: usize = 10_000;
 
-struct EventRow {
-    at: String,
-    sentence: String,
-    tenant: String,
-    ip: String,
+/// Words of a sentence and, where the viewer may follow them, the page they open.
+pub struct Phrase {
+    pub text: String,
+    pub href: Option<String>,
 }
 
-fn row(described: Described, now: Timestamp) -> EventRow {
+/// Whose pages a sentence's names link to.
+#[derive(Debug, Clone, Copy)]
+pub enum Links {
+    /// The MSP's console: people to Users, invitees to Pending invites, clients to their
+    /// settings (the MSP itself is not a client and has no such page).
+    Console { msp: TenantId },
+    /// None: a client admin's Activity reads as plain sentences.
+    None,
+}
+
+fn encoded(text: &str) -> String {
+    utf8_percent_encode(text, NON_ALPHANUMERIC).to_string()
+}
+
+/// The sentence as phrases, its names linked as `links` allows.
+pub fn phrases(sentence: &Sentence, links: Links) -> Vec<Phrase> {
+    sentence
+        .parts()
+        .iter()
+        .map(|part| {
+            let href = match (links, part) {
+                (Links::None, _) | (_, Part::Words(_)) => None,
+                (Links::Console { .. }, Part::Person { email, .. }) => {
+                    Some(format!("/users?search={}", encoded(email)))
+                }
+                (Links::Console { .. }, Part::Invitee(email)) => {
+                    Some(format!("/users/invites?email={}", encoded(email)))
+                }
+                (Links::Console { msp }, Part::Tenant { id, .. }) => {
+                    (*id != msp.0).then(|| format!("/clients/{id}"))
+                }
+            };
+            Phrase {
+                text: part.text().to_owned(),
+                href,
+            }
+        })
+        .collect()
+}
+
+pub struct EventRow {
+    pub at: String,
+    pub sentence: Vec<Phrase>,
+    pub tenant: String,
+    pub ip: String,
+}
+
+pub fn row(described: Described, now: Timestamp, links: Links) -> EventRow {
     EventRow {
         at: described.event.at.to_date_time_from(now),
-        sentence: described.sentence,
+        sentence: phrases(&described.sentence, links),
         tenant: described.tenant.unwrap_or_default(),
         ip: described.event.ip.unwrap_or_default(),
     }
@@ -48,6 +98,12 @@ struct AuditPage {
     tenants: Vec<(i64, String, bool)>,
     /// The known actions for the filter: (name, label, chosen).
     actions: Vec<(&'static str, &'static str, bool)>,
+    /// The typed filters, shown back in their fields.
+    actor: String,
+    from: String,
+    to: String,
+    /// What in the filters could not be used, as sentences.
+    problems: Vec<String>,
     /// The filters as a query string (`&action=…&tenant=…`), for Older and the CSV.
     filters: String,
     /// The next page's cursor, when there is one.
@@ -60,6 +116,14 @@ pub struct AuditFilter {
     tenant: String,
     #[serde(default)]
     action: String,
+    /// Part of the address of who did it.
+    #[serde(default)]
+    actor: String,
+    /// The first and last day (UTC, `2026-11-23`), both included.
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
     cursor: Option<String>,
 }
 
@@ -72,13 +136,42 @@ impl AuditFilter {
         AuditAction::named(self.action.trim())
     }
 
-    fn query(&self, page: PageRequest) -> AuditQuery {
-        AuditQuery {
+    fn actor(&self) -> Option<&str> {
+        Some(self.actor.trim()).filter(|actor| !actor.is_empty())
+    }
+
+    /// A typed day, or `Err` with a sentence when there is text that is not one.
+    fn day(text: &str, field: &str) -> Result<Option<Timestamp>, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        Timestamp::from_date(text).map(Some).ok_or_else(|| {
+            format!("The {field} date \"{text}\" is not a day like 2026-11-23, so it was left out.")
+        })
+    }
+
+    /// The query the filters ask for, and what in them could not be used.
+    fn query(&self, page: PageRequest) -> (AuditQuery, Vec<String>) {
+        let mut problems = Vec::new();
+        let mut day = |text: &str, field: &str| {
+            Self::day(text, field).unwrap_or_else(|problem| {
+                problems.push(problem);
+                None
+            })
+        };
+        let since = day(&self.from, "From");
+        let until = day(&self.to, "To").map(|to| to.plus(Duration::from_secs(86_400)));
+        let query = AuditQuery {
             tenant_id: self.tenant().map(TenantId),
             action: self.action().map(|a| a.name().to_owned()),
+            actor_email: self.actor().map(str::to_owned),
+            since,
+            until,
             page,
             ..AuditQuery::default()
-        }
+        };
+        (query, problems)
     }
 
     /// The filters chosen, as they follow `?cursor=…` or start a query.
@@ -90,12 +183,20 @@ impl AuditFilter {
         if let Some(tenant) = self.tenant() {
             query.push_str(&format!("&tenant={tenant}"));
         }
+        if let Some(actor) = self.actor() {
+            query.push_str(&format!("&actor={}", encoded(actor)));
+        }
+        for (name, value) in [("from", &self.from), ("to", &self.to)] {
+            if let Ok(Some(_)) = Self::day(value, name) {
+                query.push_str(&format!("&{name}={}", encoded(value.trim())));
+            }
+        }
         query
     }
 }
 
-/// `GET /audit`: what happened, in sentences, filterable by action and tenant, newest first,
-/// a page at a time.
+/// `GET /audit`: what happened, in sentences, filterable by action, tenant, who and when,
+/// newest first, a page at a time.
 pub async fn audit(
     State(app): State<AppState>,
     Staff(member): Staff,
@@ -107,20 +208,32 @@ pub async fn audit(
         Err(error) => return refusal(&member.tenant, &error),
     };
     let page = PageRequest::parse(filter.cursor.as_deref(), None).unwrap_or_default();
-    let listed = match app.tether.activity(actor, filter.query(page)).await {
+    let (query, problems) = filter.query(page);
+    let listed = match app.tether.activity(actor, query).await {
         Ok(listed) => listed,
         Err(error) => return refusal(&member.tenant, &error),
     };
     let now = app.tether.now();
     let chosen = filter.action();
+    let links = Links::Console {
+        msp: member.tenant.id,
+    };
     let template = AuditPage {
         frame: wide(member.frame("/audit")),
-        events: listed.items.into_iter().map(|e| row(e, now)).collect(),
+        events: listed
+            .items
+            .into_iter()
+            .map(|e| row(e, now, links))
+            .collect(),
         tenants: tenant_choices(&tenants, filter.tenant()),
         actions: AuditAction::ALL
             .iter()
             .map(|a| (a.name(), a.label(), Some(*a) == chosen))
             .collect(),
+        actor: filter.actor.clone(),
+        from: filter.from.clone(),
+        to: filter.to.clone(),
+        problems,
         filters: filter.as_query(),
         older: listed.next_cursor,
     };
@@ -140,7 +253,7 @@ pub async fn audit_csv(
         limit: MAX_LIMIT,
     };
     loop {
-        let listed = match app.tether.activity(actor, filter.query(page)).await {
+        let listed = match app.tether.activity(actor, filter.query(page).0).await {
             Ok(listed) => listed,
             Err(error) => return refusal(&member.tenant, &error),
         };
@@ -176,7 +289,7 @@ fn audit_csv_text(events: &[Described]) -> Result<String, Error> {
     for described in events {
         let cells = [
             described.event.at.to_rfc3339(),
-            described.sentence.clone(),
+            described.sentence.to_string(),
             described.event.action.clone(),
             described.tenant.clone().unwrap_or_default(),
             described.event.ip.clone().unwrap_or_default(),
@@ -235,7 +348,11 @@ pub async fn team_activity(
     let template = TeamActivityPage {
         frame: wide(member.frame("/team/activity")),
         tenant_name: member.tenant.name.to_string(),
-        events: listed.items.into_iter().map(|e| row(e, now)).collect(),
+        events: listed
+            .items
+            .into_iter()
+            .map(|e| row(e, now, Links::None))
+            .collect(),
         older: listed.next_cursor,
     };
     member.page(StatusCode::OK, &template)

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use serde::Deserialize;
 
+use super::activity::{row, EventRow, Links};
 use super::member::Member;
 use super::{invite_page_headers, message, refusal, Frame};
 use super::{Form, Path, Query};
@@ -88,7 +89,7 @@ struct DashboardPage {
     clients: usize,
     users: i64,
     pending: i64,
-    activity: Vec<(String, String)>,
+    activity: Vec<EventRow>,
 }
 
 /// `GET /` on the base host: counts and recent activity.
@@ -116,7 +117,12 @@ pub async fn dashboard(app: &AppState, member: &Member) -> Response {
         Ok(page) => page
             .items
             .into_iter()
-            .map(|e| (e.event.at.to_date_time_from(now), e.sentence))
+            .map(|e| {
+                let links = Links::Console {
+                    msp: member.tenant.id,
+                };
+                row(e, now, links)
+            })
             .collect(),
         Err(Error::Forbidden) => Vec::new(),
         Err(error) => return refusal(&member.tenant, &error),
