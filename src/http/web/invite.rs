@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-
 use serde::Deserialize;
 
 use super::csrf::{form_is_trusted, form_token};

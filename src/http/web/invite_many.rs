@@ -9,9 +9,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
-use super::console::{expiry_choices, field_messages, role_choices, wide, Staff};
+use super::console::{field_messages, wide, Staff};
+use super::invite_form::{expiry_choices, role_choices};
 use super::member::Member;
-use super::{invite_page_headers, message, refusal, Frame, Path};
+use super::{invite_page_headers, message, read_upload, refusal, Frame, Path, Unreadable};
 use crate::domain::actor::Action;
 use crate::domain::batch::{BatchRow, InviteBatch, RowOutcome, RowRole};
 use crate::domain::batch_file::{read_batch_file, FileRow, MAX_FILE_BYTES};
@@ -39,33 +40,20 @@ struct ListFields {
     step: String,
 }
 
-async fn read_fields(mut multipart: Multipart) -> Result<ListFields, String> {
-    let unreadable = |e: axum::extract::multipart::MultipartError| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            String::from("The file is larger than 1 MiB; split it into smaller files.")
-        }
-        _ => format!("The form could not be read: {}", e.body_text()),
-    };
-    let mut fields = ListFields::default();
-    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            let bytes = field.bytes().await.map_err(unreadable)?;
-            fields.file = (!bytes.is_empty()).then(|| bytes.to_vec());
-            continue;
-        }
-        let value = field.text().await.map_err(unreadable)?;
-        match name.as_str() {
-            "csrf_token" => fields.csrf_token = value,
-            "text" => fields.text = value,
-            "role_id" => fields.role_id = value,
-            "expires_hours" => fields.expires_hours = value,
-            "send_email" => fields.send_email = true,
-            "step" => fields.step = value,
-            _ => {}
-        }
-    }
-    Ok(fields)
+async fn read_fields(multipart: Multipart) -> Result<ListFields, String> {
+    let too_large = "The file is larger than 1 MiB; split it into smaller files.";
+    let mut form = read_upload(multipart, "file", too_large)
+        .await
+        .map_err(|Unreadable(_, sentence)| sentence)?;
+    Ok(ListFields {
+        send_email: form.fields.contains_key("send_email"),
+        csrf_token: form.take("csrf_token"),
+        text: form.take("text"),
+        role_id: form.take("role_id"),
+        expires_hours: form.take("expires_hours"),
+        step: form.take("step"),
+        file: form.file,
+    })
 }
 
 /// Where the page lives and what it invites into.

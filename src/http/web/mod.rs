@@ -5,15 +5,22 @@
 
 pub mod account;
 pub mod activity;
+pub mod clients;
 pub mod console;
 pub mod csrf;
+pub mod dashboard;
 pub mod invite;
+pub mod invite_form;
 pub mod invite_many;
 pub mod member;
+pub mod pending_invites;
 pub mod recovery;
 pub mod sign_in;
 pub mod team;
+pub mod users;
 pub mod webhooks;
+
+use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
@@ -39,18 +46,18 @@ pub const CONTENT_SECURITY_POLICY_VALUE: &str =
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(sign_in::home))
-        .route("/clients", get(console::clients))
+        .route("/clients", get(clients::clients))
         .route(
             "/clients/new",
-            get(console::new_client_page).post(console::create_client),
+            get(clients::new_client_page).post(clients::create_client),
         )
         .route(
             "/clients/{id}",
-            get(console::edit_client_page).post(console::update_client),
+            get(clients::edit_client_page).post(clients::update_client),
         )
         .route(
             "/clients/{id}/invite",
-            get(console::client_invite_page).post(console::client_invite),
+            get(clients::client_invite_page).post(clients::client_invite),
         )
         .route(
             "/clients/{id}/invite-many",
@@ -64,14 +71,17 @@ pub fn router() -> Router<AppState> {
                 .post(invite_many::team_submit)
                 .layer(DefaultBodyLimit::max(invite_many::MAX_FORM_BYTES)),
         )
-        .route("/users", get(console::users))
+        .route("/users", get(users::users))
         .route(
             "/users/invite",
-            get(console::staff_invite_page).post(console::staff_invite),
+            get(users::staff_invite_page).post(users::staff_invite),
         )
-        .route("/users/invites", get(console::pending_invites))
-        .route("/users/invites/{id}/revoke", post(console::revoke))
-        .route("/users/invites/{id}/reissue", post(console::reissue))
+        .route("/users/invites", get(pending_invites::pending_invites))
+        .route("/users/invites/{id}/revoke", post(pending_invites::revoke))
+        .route(
+            "/users/invites/{id}/reissue",
+            post(pending_invites::reissue),
+        )
         .route("/audit", get(activity::audit))
         .route("/audit.csv", get(activity::audit_csv))
         .route("/team/activity", get(activity::team_activity))
@@ -559,6 +569,58 @@ fn plain_page(status: StatusCode, title: &'static str, sentence: &'static str) -
         )),
     )
         .into_response()
+}
+
+/// A submitted multipart form (one that carries a file): its text fields by name, a checked
+/// box as present, and the chosen file's bytes.
+pub struct Upload {
+    pub fields: HashMap<String, String>,
+    /// `None` when no file was chosen.
+    pub file: Option<Vec<u8>>,
+}
+
+impl Upload {
+    /// A text field's value, or empty when the form did not send it.
+    pub fn take(&mut self, name: &str) -> String {
+        self.fields.remove(name).unwrap_or_default()
+    }
+}
+
+/// Why a multipart form could not be read: its status (`413` when it is larger than the
+/// route allows) and a sentence.
+pub struct Unreadable(pub StatusCode, pub String);
+
+/// Reads a multipart form whose file is in the field `file_field`; `too_large` is what to say
+/// when the body is larger than the route allows.
+pub async fn read_upload(
+    mut multipart: axum::extract::Multipart,
+    file_field: &str,
+    too_large: &str,
+) -> Result<Upload, Unreadable> {
+    let unreadable = |e: axum::extract::multipart::MultipartError| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            Unreadable(StatusCode::PAYLOAD_TOO_LARGE, too_large.to_owned())
+        }
+        status => Unreadable(
+            status,
+            format!("The form could not be read: {}", e.body_text()),
+        ),
+    };
+    let mut upload = Upload {
+        fields: HashMap::new(),
+        file: None,
+    };
+    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == file_field {
+            let bytes = field.bytes().await.map_err(unreadable)?;
+            upload.file = (!bytes.is_empty()).then(|| bytes.to_vec());
+        } else {
+            let value = field.text().await.map_err(unreadable)?;
+            upload.fields.insert(name, value);
+        }
+    }
+    Ok(upload)
 }
 
 /// A submitted form. One that cannot be read (not form-encoded, malformed) gets a page that

@@ -5,13 +5,12 @@ use axum::extract::State;
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-
 use serde::Deserialize;
 
 use super::csrf::{cookie_value, form_token};
 use super::member::{cleared_session_cookie, session_cookie, with_cookie, Member, SESSION_COOKIE};
 use super::{
-    console, internal_error, refusal, render, secure_cookies, too_many_attempts, untrusted_form,
+    dashboard, internal_error, refusal, render, secure_cookies, too_many_attempts, untrusted_form,
     Frame,
 };
 use super::{Form, Query};
@@ -33,7 +32,7 @@ struct HomePage {
 /// `GET /`: the MSP dashboard on the base host, the client portal's home on a client's.
 pub async fn home(State(app): State<AppState>, member: Member) -> Response {
     if member.tenant.kind == TenantKind::Msp {
-        return console::dashboard(&app, &member).await;
+        return dashboard::dashboard(&app, &member).await;
     }
     let template = HomePage {
         frame: member.frame("/"),

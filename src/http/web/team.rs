@@ -7,11 +7,12 @@ use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::console::{
-    expiry_choices, field_messages, link_page, open_invites, renewal_requests, role_choices,
-    ActionForm, InviteFields, InviteRow, ListPlace, OpenSearch, RenewalRow,
-};
+use super::console::field_messages;
+use super::invite_form::{expiry_choices, link_page, role_choices, InviteFields};
 use super::member::Member;
+use super::pending_invites::{
+    open_invites, renewal_requests, ActionForm, InviteRow, ListPlace, OpenSearch, RenewalRow,
+};
 use super::{refusal, Form, Frame, Path, Query};
 use crate::domain::actor::Action;
 use crate::domain::error::Error;
