@@ -486,6 +486,9 @@ try {
 
   step("the dashboard shows the activity");
   await admin.getByRole("link", { name: "Dashboard", exact: true }).click();
+  // A sentence is one line: its linked names sit inside it, not beside it.
+  assert.equal(await admin.locator("ul.activity li > :not(time, span)").count(), 0);
+  await admin.getByText("Carol Diaz accepted an invite and joined Acme Corp as Client user").first().waitFor();
   await checkAccessibility(admin, "dashboard");
   await shoot(admin, "dashboard");
   assert.deepEqual(tooWide, [], "every page fits a 390-px phone screen");
