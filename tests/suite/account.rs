@@ -300,6 +300,7 @@ async fn the_account_page_works_on_a_clients_host(app: TestApp) {
     let html = text(&account);
     assert!(html.contains("Your account") && html.contains("Acme Corp"));
     assert!(html.contains("this browser") && html.contains("API token"));
+    assert!(html.contains("23 Nov 2026, 10:00 UTC (just now)"), "{html}");
     assert!(text(&browser.get(&api, ACME, "/").await).contains("href=\"/account\""));
 
     let renamed = browser

@@ -134,6 +134,8 @@ async fn an_msp_admin_creates_a_client_with_a_logo_and_invites_its_admin(app: Te
     assert_eq!(issued.header("cache-control"), Some("no-store"));
     assert!(text(&issued).contains("Treat this link like a temporary password"));
     assert!(text(&issued).contains("data-copy=\"invite-link\""));
+    // Its expiry in UTC, with how far away it is.
+    assert!(text(&issued).contains("It expires on 24 Nov 2026, 10:00 UTC (in 1 day)"));
     let link = link_in(&issued);
     let token = link
         .strip_prefix("https://acme.atechsolutions.org/invite/")

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::member::Member;
 use super::{refusal, too_many_attempts, Form, Frame, Path};
 use crate::domain::account::OwnSession;
+use crate::domain::clock::Timestamp;
 use crate::domain::error::Error;
 use crate::domain::session::SessionId;
 use crate::http::request::ClientIp;
@@ -26,8 +27,8 @@ struct SessionRow {
     user_agent: Option<String>,
 }
 
-impl From<OwnSession> for SessionRow {
-    fn from(own: OwnSession) -> Self {
+impl SessionRow {
+    fn of(own: OwnSession, now: Timestamp) -> Self {
         Self {
             id: own.session.id.0,
             kind: match own.session.kind.as_str() {
@@ -35,8 +36,8 @@ impl From<OwnSession> for SessionRow {
                 _ => "Browser session",
             },
             current: own.current,
-            created: own.session.created_at.to_date_time(),
-            last_used: own.session.last_used_at.to_date_time(),
+            created: own.session.created_at.to_date_time_from(now),
+            last_used: own.session.last_used_at.to_date_time_from(now),
             ip: own.session.ip,
             user_agent: own.session.user_agent,
         }
@@ -82,7 +83,10 @@ async fn account_page_named(
         frame: member.frame("/account"),
         name,
         email: member.signed_in.user.email.to_string(),
-        sessions: sessions.into_iter().map(SessionRow::from).collect(),
+        sessions: sessions
+            .into_iter()
+            .map(|own| SessionRow::of(own, app.tether.now()))
+            .collect(),
         errors,
         notice: notice.map(str::to_owned),
     };

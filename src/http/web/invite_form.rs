@@ -125,7 +125,10 @@ pub fn link_page(
         role_label: issued.invite.role.label(),
         tenant_name,
         link: issued.link.clone(),
-        expires: issued.invite.expires_at.to_date_time(),
+        expires: issued
+            .invite
+            .expires_at
+            .to_date_time_from(issued.invite.created_at),
         back_href: back.0.to_owned(),
         back_label: back.1,
         emailed: issued.invite.delivery.is_some(),

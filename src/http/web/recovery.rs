@@ -330,7 +330,7 @@ pub async fn create_link(
         email: issued.user.email.to_string(),
         tenant_name,
         link: issued.link,
-        expires: issued.expires_at.to_date_time(),
+        expires: issued.expires_at.to_date_time_from(app.tether.now()),
         emailed: send_email,
         back_href: current,
         back_label,
