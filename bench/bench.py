@@ -31,6 +31,7 @@ ARGON2 = ROOT / "target/release/examples/argon2_hash"
 BACKLOG = ROOT / "target/release/examples/outbox_backlog"
 DIRECT = ROOT / "target/release/examples/smtp_direct"
 HOOKS = ROOT / "target/release/examples/webhook_bench"
+PG_REFERENCE = ROOT / "target/release/examples/pg_reference"
 SINK = ROOT / "tests/mail/smtp_sink.py"
 # Debian's python3-aiosmtpd (bench/run installs it) runs the SMTP server.
 SINK_PYTHON = "/usr/bin/python3"
@@ -64,13 +65,16 @@ def log(message):
     print(f"== {message}", flush=True)
 
 
-def wait_ready(url, timeout=20.0):
+def wait_ready(url, timeout=20.0, accept=()):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=1) as answer:
                 if answer.status < 500:
                     return
+        except urllib.error.HTTPError as answer:
+            if answer.code in accept:
+                return
         except OSError:
             pass
         time.sleep(0.01)
@@ -559,10 +563,30 @@ def measure_tether_postgres(results):
         seed(database, 10_000, links)
         server.start()
         token = server.sign_in()
-        page_runs = [page_load(server, links) for _ in range(RUNS)]
-        create_runs = [create_load(server, token, "client1") for _ in range(RUNS)]
+        tenant_id = server.tenant_id("client1")
+        # The reference: the page's own query, and a one-row insert, through sqlx's PgPool
+        # with as many connections as Tether's pool (examples/pg_reference.rs).
+        reference_port = next(ports)
+        reference = subprocess.Popen([PG_REFERENCE, database, f"127.0.0.1:{reference_port}", "16"])
+        running.append(reference)
+        reference_url = f"http://127.0.0.1:{reference_port}"
+        wait_ready(f"{reference_url}/invite/none", accept=(404,))
+        reference_env = {"BEARER": "none", "TENANT_ID": str(tenant_id), "RUN": os.urandom(4).hex(),
+                         "SEND_EMAIL": "false"}
+        page_runs, create_runs, reference_page, reference_create = [], [], [], []
+        for _ in range(RUNS):
+            page_runs.append(page_load(server, links))
+            reference_page.append(wrk(reference_url, BENCH / "invite-page.lua", 64,
+                                      {"LINKS": str(links), "HOST_SUFFIX": f".localhost:{reference_port}"}))
+            create_runs.append(create_load(server, token, "client1"))
+            reference_env["RUN"] = os.urandom(4).hex()
+            reference_create.append(wrk(reference_url, BENCH / "create-invite.lua", 64, reference_env))
         require_no_errors(page_runs + create_runs, "Tether on PostgreSQL")
+        require_no_errors(reference_page + reference_create, "the PostgreSQL reference")
         results["pg_page"], results["pg_create"] = page_runs, create_runs
+        results["pg_reference_page"], results["pg_reference_create"] = reference_page, reference_create
+        reference.terminate()
+        reference.wait()
         server.stop()
     finally:
         subprocess.run(["psql", "-q", url, "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True)
@@ -716,6 +740,17 @@ def write_report(results):
                      f"{rps(side):,.0f} req/s; {latency(side)}",
                      f"without `send_email`: {rps(without):,.0f} req/s; {latency(without)} → costs **{cost:+.0%}**",
                      f"≤ 15% more: {verdict(cost <= 0.15)}"))
+    if "pg_reference_page" in results:
+        for key, what, reference_what in (
+                ("page", "`GET /invite/{token}` on PostgreSQL, 10k links cycled, 64 connections",
+                 "the page's own query through sqlx's `PgPool`"),
+                ("create", "`POST /api/invites` on PostgreSQL, distinct emails, 64 connections",
+                 "a one-row insert through sqlx's `PgPool`")):
+            ours, reference = results[f"pg_{key}"], results[f"pg_reference_{key}"]
+            ratio = rps(ours) / rps(reference)
+            rows.append((what, f"{rps(ours):,.0f} req/s; {latency(ours)}",
+                         f"{reference_what}: {rps(reference):,.0f} req/s → **{ratio:.0%}**",
+                         f"≥ 60%: {verdict(ratio >= 0.6)}"))
     table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
 
     pg = ""

@@ -213,9 +213,8 @@ impl Tether {
         ip: Option<String>,
     ) -> Result<Authenticated> {
         let now = self.now();
-        let mut conn = self.db.read().await?;
         let (session, user) =
-            store::sessions::live_by_digest(&mut conn, Token::presented(token).digest())
+            store::sessions::live_for_request(&self.db, Token::presented(token).digest())
                 .await?
                 .ok_or(Error::Unauthenticated)?;
         let last_seen = Timestamp::from_millis(session.last_seen_at);
@@ -226,6 +225,7 @@ impl Tether {
             return Err(Error::Unauthenticated);
         }
         if now >= last_seen.plus(TOUCH_INTERVAL) {
+            let mut conn = self.db.read().await?;
             store::sessions::touch(&mut conn, session.session_id, now).await?;
         }
         let actor = user.actor(ip);

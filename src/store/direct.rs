@@ -3,7 +3,8 @@
 //! sqlx runs each SQLite connection on a thread of its own and hands every statement and
 //! every row across a channel to it and back. For the invite page, whose one query takes
 //! a few microseconds inside SQLite, those hand-offs and the thread wake-ups they cost were
-//! most of the page's time (see BENCHMARKS.md). So the page's lookup reads SQLite in place,
+//! most of the page's time (see BENCHMARKS.md). So the page's lookup, and the session
+//! lookup that every signed-in page and API call makes first, read SQLite in place,
 //! through rusqlite (which links the same SQLite library as sqlx), on connections kept
 //! here. In WAL mode a reader never waits for a writer, so the read does not stall the
 //! async worker it runs on; the busy timeout below bounds the rare wait (WAL recovery after

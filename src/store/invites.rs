@@ -167,7 +167,7 @@ pub async fn by_id(conn: &mut Conn, id: InviteId, now: Timestamp) -> Result<Opti
     Ok(row.map(|row| row.into_invite(now)))
 }
 
-const SELECT_LINK: &str = concat!(
+pub const SELECT_LINK: &str = concat!(
     "SELECT ",
     invite_columns!(),
     ", t.kind AS tenant_kind, t.name AS tenant_name, t.slug AS tenant_slug, \

@@ -1,8 +1,9 @@
 //! SQL for sessions and API tokens.
 
+use rusqlite::OptionalExtension;
 use sqlx::FromRow;
 
-use super::{Conn, Result};
+use super::{Conn, Db, Result};
 use crate::domain::clock::Timestamp;
 use crate::domain::email::Email;
 use crate::domain::name::Name;
@@ -157,24 +158,67 @@ impl UserRowForSession {
     }
 }
 
-/// A live (not revoked) session of an active user, by its token's digest.
+const SELECT_LIVE: &str = "SELECT s.id AS session_id, s.kind, s.last_seen_at, s.expires_at, \
+       u.id, u.tenant_id, u.email, u.name, u.role_id, u.created_at \
+     FROM sessions s JOIN users u ON u.id = s.user_id \
+     WHERE s.token_digest = $1 AND s.revoked_at IS NULL AND u.deactivated_at IS NULL";
+
+impl SessionRow {
+    /// The row as rusqlite reads it (`direct.rs`), by the names `SELECT_LIVE` gives.
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            session_id: row.get("session_id")?,
+            kind: row.get("kind")?,
+            last_seen_at: row.get("last_seen_at")?,
+            expires_at: row.get("expires_at")?,
+            user: UserRowForSession {
+                id: row.get("id")?,
+                tenant_id: row.get("tenant_id")?,
+                email: row.get("email")?,
+                name: row.get("name")?,
+                role_id: row.get("role_id")?,
+                created_at: row.get("created_at")?,
+            },
+        })
+    }
+
+    fn with_user(self) -> (SessionRow, User) {
+        let user = self.user.to_user();
+        (self, user)
+    }
+}
+
+/// A live (not revoked) session of an active user, by its token's digest, inside a
+/// transaction.
 pub async fn live_by_digest(
     conn: &mut Conn,
     digest: TokenDigest,
 ) -> Result<Option<(SessionRow, User)>> {
-    let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT s.id AS session_id, s.kind, s.last_seen_at, s.expires_at, \
-           u.id, u.tenant_id, u.email, u.name, u.role_id, u.created_at \
-         FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_digest = $1 AND s.revoked_at IS NULL AND u.deactivated_at IS NULL",
-    )
-    .bind(digest.to_vec())
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|row| {
-        let user = row.user.to_user();
-        (row, user)
-    }))
+    let row: Option<SessionRow> = sqlx::query_as(SELECT_LIVE)
+        .bind(digest.to_vec())
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(SessionRow::with_user))
+}
+
+/// The same, for a request that presents a token: every signed-in page and API call asks
+/// it, so on SQLite it is read in place (`direct.rs`) with the same SQL.
+pub async fn live_for_request(db: &Db, digest: TokenDigest) -> Result<Option<(SessionRow, User)>> {
+    let row = match db.direct() {
+        Some(direct) => direct.read(|conn| {
+            conn.prepare_cached(SELECT_LIVE)?
+                .query_row([digest.to_vec()], SessionRow::from_sqlite)
+                .optional()
+        })?,
+        None => {
+            let mut conn = db.read().await?;
+            sqlx::query_as(SELECT_LIVE)
+                .bind(digest.to_vec())
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+    };
+    Ok(row.map(SessionRow::with_user))
 }
 
 pub async fn touch(conn: &mut Conn, session_id: i64, now: Timestamp) -> Result<()> {
