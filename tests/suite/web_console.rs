@@ -1073,6 +1073,15 @@ async fn the_audit_is_filtered_by_who_and_when_and_its_names_are_links(app: Test
             .await,
     );
     assert!(invites.contains("carol@acme.com") && !invites.contains("frank@acme.com"));
+
+    // Names are today's: once Dana is renamed, her earlier events say the new name.
+    let renamed = browser
+        .post(&api, MSP, "/account/name", &[("name", "Dana Fairweather")])
+        .await;
+    assert!(renamed.status.is_success() || renamed.status.is_redirection());
+    let audit = words(&browser.get(&api, MSP, "/audit").await);
+    assert!(audit.contains("Dana Fairweather invited carol@acme.com as Client user to Acme Corp"));
+    assert!(!audit.contains("Dana Whitfield"));
 }
 
 async fn a_client_admin_reads_their_tenants_activity_and_the_audit_downloads_as_csv(app: TestApp) {
