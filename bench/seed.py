@@ -72,6 +72,10 @@ class Postgres:
         data = "".join(f"\\\\x{digest.hex()}\t{email}\t{role}\t{tenant}\t{created}\t{expires}\n"
                        for digest, email, role, tenant, created, expires in rows)
         self.psql("COPY invites (token_digest, email, role_id, tenant_id, created_at, expires_at) FROM STDIN", data)
+        # As autovacuum would within a minute of the load: without statistics the planner
+        # takes the open invites' id index for an email lookup and walks every open invite
+        # (measured: 0.8 ms instead of 0.02 ms a creation's check, 8% of the reference).
+        self.psql("ANALYZE")
 
 
 def main():

@@ -25,15 +25,15 @@ pub mod sessions;
 pub mod tenants;
 pub mod users;
 pub mod webhooks;
+mod writer;
 
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Mutex, OwnedMutexGuard};
-
 use self::direct::DirectReads;
+use self::writer::{Turn, Writer};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
@@ -47,15 +47,20 @@ pub type Conn = sqlx::AnyConnection;
 pub type ReadConn = sqlx::pool::PoolConnection<Any>;
 
 /// A transaction that will write, from `Db::begin`. Store functions take it as a `Conn`.
-pub struct Tx {
-    inner: sqlx::Transaction<'static, Any>,
-    /// On SQLite, this process's turn at the database's one write lock, held to the end.
-    _turn: Option<OwnedMutexGuard<()>>,
+pub enum Tx {
+    /// PostgreSQL: a transaction of its own.
+    Own(sqlx::Transaction<'static, Any>),
+    /// SQLite: a savepoint in the transaction this process's writers share (`writer.rs`).
+    Shared(Turn),
 }
 
 impl Tx {
+    /// Keeps the writes; returns once they are durable.
     pub async fn commit(self) -> Result<()> {
-        Ok(self.inner.commit().await?)
+        match self {
+            Tx::Own(inner) => Ok(inner.commit().await?),
+            Tx::Shared(turn) => turn.commit().await,
+        }
     }
 }
 
@@ -63,13 +68,19 @@ impl Deref for Tx {
     type Target = Conn;
 
     fn deref(&self) -> &Conn {
-        &self.inner
+        match self {
+            Tx::Own(inner) => inner,
+            Tx::Shared(turn) => turn.conn_ref(),
+        }
     }
 }
 
 impl DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut Conn {
-        &mut self.inner
+        match self {
+            Tx::Own(inner) => inner,
+            Tx::Shared(turn) => turn.conn(),
+        }
     }
 }
 
@@ -115,8 +126,8 @@ pub enum ConnectError {
 pub struct Db {
     pool: AnyPool,
     engine: Engine,
-    /// SQLite writers of this process queue here for the write lock; see `Db::begin`.
-    writers: Arc<Mutex<()>>,
+    /// On SQLite, this process's writers, taking turns; see `Db::begin`.
+    writer: Option<Writer>,
     /// On SQLite (a file, not in memory), reads that bypass sqlx; see `direct.rs`.
     direct: Option<Arc<DirectReads>>,
 }
@@ -167,10 +178,11 @@ impl Db {
                 .map(|path| Arc::new(DirectReads::new(path))),
             Engine::Postgres => None,
         };
+        let writer = (engine == Engine::Sqlite).then(|| Writer::new(pool.clone()));
         Ok(Self {
             pool,
             engine,
-            writers: Arc::default(),
+            writer,
             direct,
         })
     }
@@ -192,41 +204,29 @@ impl Db {
             .map_err(|e| ConnectError::Migration(e.to_string()))
     }
 
-    /// Begins a transaction that will write. On SQLite it takes the write lock up front
-    /// (`BEGIN IMMEDIATE`): a deferred transaction that read first could not upgrade to a
-    /// writer once another connection had committed, and would fail instead of waiting.
+    /// Begins a transaction that will write.
     ///
-    /// SQLite has one write lock per database, and a connection that finds it taken sleeps
-    /// in the busy handler (1 ms, then longer and longer, up to 100 ms) and retries, so an
-    /// unlucky writer waits on while others overtake it: under 64 concurrent invite
-    /// creations the slowest 1% waited 850 ms. So this process's writers first queue, in
-    /// order, on an in-process lock (p99 90 ms at the same throughput), and only one of
-    /// them at a time asks SQLite; the busy timeout still arbitrates between processes.
+    /// On SQLite, this process's writers take turns in order of arrival (`writer.rs`), each
+    /// in a savepoint of a transaction they share, which holds SQLite's write lock from its
+    /// start (`BEGIN IMMEDIATE`: a deferred transaction that read first could not upgrade to
+    /// a writer once another connection had committed, and would fail instead of waiting).
+    /// SQLite's own busy handler sleeps and retries, so an unlucky writer would wait on while
+    /// others overtook it (under 64 concurrent invite creations the slowest 1% waited 850
+    /// ms); the turns are fair, and the busy timeout still arbitrates between processes.
+    /// Committing the turns' work together makes one fsync serve many requests.
     pub async fn begin(&self) -> Result<Tx> {
-        let turn = match self.engine {
-            Engine::Sqlite => Some(
-                tokio::time::timeout(WRITE_TURN_TIMEOUT, self.writers.clone().lock_owned())
-                    .await
-                    .map_err(|_| sqlx::Error::PoolTimedOut)?,
-            ),
-            Engine::Postgres => None,
-        };
+        if let Some(writer) = &self.writer {
+            return Ok(Tx::Shared(writer.begin(WRITE_TURN_TIMEOUT).await?));
+        }
         // BEGIN runs in a task of its own. A request is dropped wherever it is when its
         // client goes away; dropped just as BEGIN was answered, it would lose the answer and
         // with it the only handle that could end the transaction, and the connection would
-        // go back to the pool inside it, holding SQLite's write lock for good. A task runs
-        // to its end, and a transaction that nobody then takes is dropped, which rolls it
-        // back.
+        // go back to the pool inside it. A task runs to its end, and a transaction that
+        // nobody then takes is dropped, which rolls it back.
         let pool = self.pool.clone();
-        let engine = self.engine;
-        let begun = tokio::spawn(async move {
-            match engine {
-                Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
-                Engine::Postgres => pool.begin().await,
-            }
-        });
+        let begun = tokio::spawn(async move { pool.begin().await });
         let inner = begun.await.map_err(|_| sqlx::Error::WorkerCrashed)??;
-        Ok(Tx { inner, _turn: turn })
+        Ok(Tx::Own(inner))
     }
 
     /// Direct reads of the SQLite file, for the hottest lookups; `None` on PostgreSQL.

@@ -13,6 +13,8 @@ crate::on_both_engines!(
     concurrent_invites_for_one_email_never_leave_two_pending,
     a_pending_invite_expires_exactly_at_expires_at,
     writes_cancelled_midway_leave_no_transaction_open,
+    each_concurrent_write_is_committed_before_it_is_answered_and_a_refused_one_writes_nothing,
+    a_transaction_given_up_as_it_begins_holds_no_lock,
 );
 
 async fn fifty_concurrent_accepts_of_one_link_create_one_account(app: TestApp) {
@@ -154,6 +156,25 @@ async fn writes_cancelled_midway_leave_no_transaction_open(app: TestApp) {
             writer.await.expect("the task finishes");
         }
     }
+    // Nothing holds the write lock once the writers are gone: another connection writes at
+    // once (SQLite's busy timeout would make it wait 5 s, then fail).
+    let other_connection = sqlx::query("UPDATE tenants SET name = name WHERE id = $1")
+        .bind(acme.id.0)
+        .execute(app.db.reader());
+    tokio::time::timeout(Duration::from_secs(2), other_connection)
+        .await
+        .expect("no transaction is left holding the write lock")
+        .expect("the other connection writes");
+    // Each invite that exists was written whole, with its audit event.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM invites WHERE email LIKE 'cut%'")
+            .await,
+        app.count(
+            "SELECT COUNT(*) FROM audit_events a JOIN invites i ON i.id = a.target_id \
+             WHERE a.action = 'invite.created' AND i.email LIKE 'cut%'"
+        )
+        .await
+    );
     for n in 0..20 {
         app.invite_as(
             &app.operator,
@@ -164,6 +185,92 @@ async fn writes_cancelled_midway_leave_no_transaction_open(app: TestApp) {
         .await
         .expect("a write after the cancellations succeeds");
     }
+}
+
+/// A request dropped just as its transaction begins (the begin runs on in a task of its
+/// own): the transaction it would have had is ended, so another connection writes at once.
+async fn a_transaction_given_up_as_it_begins_holds_no_lock(app: TestApp) {
+    let acme = app.client("Acme Corp", "acme").await;
+    for _ in 0..20 {
+        let begun = tokio::time::timeout(Duration::from_micros(1), app.db.begin()).await;
+        drop(begun);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let other_connection = sqlx::query("UPDATE tenants SET name = name WHERE id = $1")
+            .bind(acme.id.0)
+            .execute(app.db.reader());
+        tokio::time::timeout(Duration::from_secs(2), other_connection)
+            .await
+            .expect("no transaction is left holding the write lock")
+            .expect("the other connection writes");
+    }
+}
+
+/// Writers that arrive together may share a commit (on SQLite, `store/writer.rs`): each is
+/// answered only once its writes are committed, so another connection sees them at once, and
+/// one refused midway undoes its own writes alone.
+async fn each_concurrent_write_is_committed_before_it_is_answered_and_a_refused_one_writes_nothing(
+    app: TestApp,
+) {
+    let acme = app.client("Acme Corp", "acme").await;
+    for n in 0..16 {
+        app.user(&format!("taken{n}@acme.com"), &acme, Role::ClientUser)
+            .await;
+    }
+    let invites_before = app.count("SELECT COUNT(*) FROM invites").await;
+    let created_before = app
+        .count("SELECT COUNT(*) FROM audit_events WHERE action = 'invite.created'")
+        .await;
+    let app = std::sync::Arc::new(app);
+    let writers: Vec<_> = (0..64)
+        .map(|n| {
+            let app = app.clone();
+            let acme = acme.clone();
+            tokio::spawn(async move {
+                // Every fourth address has an account: refused inside the transaction.
+                let email = if n % 4 == 0 {
+                    format!("taken{}@acme.com", n / 4)
+                } else {
+                    format!("new{n}@acme.com")
+                };
+                let created = app
+                    .invite_as(&app.operator, &email, &acme, Role::ClientUser)
+                    .await;
+                let seen = match &created {
+                    Ok(issued) => {
+                        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM invites WHERE id = $1")
+                            .bind(issued.invite.id.0)
+                            .fetch_one(app.db.reader())
+                            .await
+                            .expect("another connection reads")
+                    }
+                    Err(_) => 0,
+                };
+                (email, created.is_ok(), seen)
+            })
+        })
+        .collect();
+    for writer in writers {
+        let (email, created, seen) = writer.await.expect("the task finishes");
+        if email.starts_with("taken") {
+            assert!(!created, "{email} has an account and is refused");
+        } else {
+            assert!(created, "{email} is invited");
+            assert_eq!(
+                seen, 1,
+                "{email}'s invite is committed when its creation answers"
+            );
+        }
+    }
+    // The 48 invites and their audit events, and nothing of the 16 refused.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM invites").await,
+        invites_before + 48
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_events WHERE action = 'invite.created'")
+            .await,
+        created_before + 48
+    );
 }
 
 /// Races that only PostgreSQL's READ COMMITTED lets happen: SQLite runs one writer at a time.
