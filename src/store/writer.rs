@@ -189,7 +189,11 @@ impl Turn {
 
 async fn release_and_wait(mut turn: OwnedMutexGuard<Shared>, writer: Writer) -> Result<()> {
     if let Some(conn) = turn.conn() {
-        conn.execute(RELEASE).await?;
+        if let Err(error) = conn.execute(RELEASE).await {
+            // Its work undone, the others' committed: nobody is left holding the lock.
+            let _ = turn.commit().await;
+            return Err(error.into());
+        }
     }
     turn.in_savepoint = false;
     turn.released += 1;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use tether::domain::error::{Conflict, Error, Gone};
 use tether::domain::invite::{InviteQuery, InviteStatus, StatusFilter};
 use tether::domain::role::Role;
+use tether::domain::tenant::Tenant;
 
 use crate::common::TestApp;
 
@@ -156,15 +157,8 @@ async fn writes_cancelled_midway_leave_no_transaction_open(app: TestApp) {
             writer.await.expect("the task finishes");
         }
     }
-    // Nothing holds the write lock once the writers are gone: another connection writes at
-    // once (SQLite's busy timeout would make it wait 5 s, then fail).
-    let other_connection = sqlx::query("UPDATE tenants SET name = name WHERE id = $1")
-        .bind(acme.id.0)
-        .execute(app.db.reader());
-    tokio::time::timeout(Duration::from_secs(2), other_connection)
-        .await
-        .expect("no transaction is left holding the write lock")
-        .expect("the other connection writes");
+    // Nothing holds the write lock once the writers are gone.
+    another_connection_writes_at_once(&app, &acme).await;
     // Each invite that exists was written whole, with its audit event.
     assert_eq!(
         app.count("SELECT COUNT(*) FROM invites WHERE email LIKE 'cut%'")
@@ -187,6 +181,18 @@ async fn writes_cancelled_midway_leave_no_transaction_open(app: TestApp) {
     }
 }
 
+/// A write on another connection goes through at once: no transaction is left holding the
+/// write lock (SQLite's busy timeout would make it wait 5 s, then fail).
+async fn another_connection_writes_at_once(app: &TestApp, tenant: &Tenant) {
+    let other_connection = sqlx::query("UPDATE tenants SET name = name WHERE id = $1")
+        .bind(tenant.id.0)
+        .execute(app.db.reader());
+    tokio::time::timeout(Duration::from_secs(2), other_connection)
+        .await
+        .expect("no transaction is left holding the write lock")
+        .expect("the other connection writes");
+}
+
 /// A request dropped just as its transaction begins (the begin runs on in a task of its
 /// own): the transaction it would have had is ended, so another connection writes at once.
 async fn a_transaction_given_up_as_it_begins_holds_no_lock(app: TestApp) {
@@ -195,13 +201,7 @@ async fn a_transaction_given_up_as_it_begins_holds_no_lock(app: TestApp) {
         let begun = tokio::time::timeout(Duration::from_micros(1), app.db.begin()).await;
         drop(begun);
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let other_connection = sqlx::query("UPDATE tenants SET name = name WHERE id = $1")
-            .bind(acme.id.0)
-            .execute(app.db.reader());
-        tokio::time::timeout(Duration::from_secs(2), other_connection)
-            .await
-            .expect("no transaction is left holding the write lock")
-            .expect("the other connection writes");
+        another_connection_writes_at_once(&app, &acme).await;
     }
 }
 
