@@ -7,8 +7,9 @@
 //! integer Unix milliseconds and flags as nullable timestamps, which both engines decode
 //! identically. Engine differences live in the two migration folders, in `Db::connect` and
 //! `Db::begin` below, in the outbox's claim (`outbox.rs`: PostgreSQL skips locked rows),
-//! and in `direct.rs` (the invite link's and the session's lookups read in place on
-//! SQLite, with the same SQL text), and nowhere else.
+//! in `direct.rs` (the invite link's and the session's lookups read in place on SQLite,
+//! with the same SQL text), and in `writer.rs` (SQLite's writers sharing commits), and
+//! nowhere else.
 //!
 //! The store answers in its own error (`error.rs`): a unique constraint the rules give a
 //! meaning to is named there once, so the domain maps store errors in one place and no
