@@ -174,8 +174,12 @@ def require_no_errors(runs, what):
 
 
 def page_load(server, links, seconds=SECONDS, connections=64):
-    env = {"LINKS": str(links), "HOST_SUFFIX": f".localhost:{server.port}"}
-    return wrk(server.url(), BENCH / "invite-page.lua", connections, env, seconds)
+    return page_load_at(server.url(), server.port, links, seconds, connections)
+
+
+def page_load_at(url, port, links, seconds=SECONDS, connections=64):
+    env = {"LINKS": str(links), "HOST_SUFFIX": f".localhost:{port}"}
+    return wrk(url, BENCH / "invite-page.lua", connections, env, seconds)
 
 
 def pending_list(server, token, connections=4):
@@ -185,9 +189,13 @@ def pending_list(server, token, connections=4):
 
 
 def create_load(server, token, tenant_slug, send_email=False):
-    env = {"BEARER": token, "TENANT_ID": str(server.tenant_id(tenant_slug)), "RUN": os.urandom(4).hex(),
+    return create_load_at(server.url(), token, server.tenant_id(tenant_slug), send_email)
+
+
+def create_load_at(url, token, tenant_id, send_email=False):
+    env = {"BEARER": token, "TENANT_ID": str(tenant_id), "RUN": os.urandom(4).hex(),
            "SEND_EMAIL": "true" if send_email else "false"}
-    return wrk(server.url(), BENCH / "create-invite.lua", 64, env)
+    return wrk(url, BENCH / "create-invite.lua", 64, env)
 
 
 class Sink:
@@ -571,16 +579,12 @@ def measure_tether_postgres(results):
         running.append(reference)
         reference_url = f"http://127.0.0.1:{reference_port}"
         wait_ready(f"{reference_url}/invite/none", accept=(404,))
-        reference_env = {"BEARER": "none", "TENANT_ID": str(tenant_id), "RUN": os.urandom(4).hex(),
-                         "SEND_EMAIL": "false"}
         page_runs, create_runs, reference_page, reference_create = [], [], [], []
         for _ in range(RUNS):
             page_runs.append(page_load(server, links))
-            reference_page.append(wrk(reference_url, BENCH / "invite-page.lua", 64,
-                                      {"LINKS": str(links), "HOST_SUFFIX": f".localhost:{reference_port}"}))
+            reference_page.append(page_load_at(reference_url, reference_port, links))
             create_runs.append(create_load(server, token, "client1"))
-            reference_env["RUN"] = os.urandom(4).hex()
-            reference_create.append(wrk(reference_url, BENCH / "create-invite.lua", 64, reference_env))
+            reference_create.append(create_load_at(reference_url, "none", tenant_id))
         require_no_errors(page_runs + create_runs, "Tether on PostgreSQL")
         require_no_errors(reference_page + reference_create, "the PostgreSQL reference")
         results["pg_page"], results["pg_create"] = page_runs, create_runs

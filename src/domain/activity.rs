@@ -25,8 +25,8 @@ use crate::store;
 /// invites by their address. An id missing here is shown as what it is ("user 7").
 #[derive(Debug, Default, Clone)]
 pub struct Names {
-    pub users: HashMap<i64, String>,
-    pub emails: HashMap<i64, String>,
+    /// People by id: (name, address).
+    pub users: HashMap<i64, (String, String)>,
     pub tenants: HashMap<i64, String>,
     pub invites: HashMap<i64, String>,
 }
@@ -101,15 +101,12 @@ pub struct Described {
 }
 
 impl Names {
-    /// A person by id: linked while their account exists, "user 7" once it is gone.
+    /// A person by id, while their account exists ("user 7" is said once it is gone).
     fn person(&self, id: i64) -> Option<Part> {
-        let name = self.users.get(&id)?.clone();
-        Some(match self.emails.get(&id) {
-            Some(email) => Part::Person {
-                name,
-                email: email.clone(),
-            },
-            None => Part::Words(name),
+        let (name, email) = self.users.get(&id)?;
+        Some(Part::Person {
+            name: name.clone(),
+            email: email.clone(),
         })
     }
 }
@@ -274,8 +271,7 @@ impl Tether {
             for id in users {
                 if let Entry::Vacant(slot) = names.users.entry(id) {
                     if let Some(user) = store::users::by_id(&mut conn, UserId(id)).await? {
-                        slot.insert(user.name.to_string());
-                        names.emails.insert(id, user.email.to_string());
+                        slot.insert((user.name.to_string(), user.email.to_string()));
                     }
                 }
             }
@@ -326,12 +322,17 @@ mod tests {
     fn names() -> Names {
         Names {
             users: HashMap::from([
-                (1, String::from("Dana Whitfield")),
-                (5, String::from("Alice Smith")),
-            ]),
-            emails: HashMap::from([
-                (1, String::from("dana@msp.example")),
-                (5, String::from("alice@acme.com")),
+                (
+                    1,
+                    (
+                        String::from("Dana Whitfield"),
+                        String::from("dana@msp.example"),
+                    ),
+                ),
+                (
+                    5,
+                    (String::from("Alice Smith"), String::from("alice@acme.com")),
+                ),
             ]),
             tenants: HashMap::from([(2, String::from("Acme Corp"))]),
             invites: HashMap::from([(9, String::from("bob@acme.com"))]),

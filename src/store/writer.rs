@@ -43,8 +43,6 @@ pub struct Shared {
     released: usize,
     /// A request's savepoint is open: its request holds the turn, or went away holding it.
     in_savepoint: bool,
-    /// Counts commits, so that a waiter knows whether its transaction is still open.
-    generation: u64,
     /// Tells the waiters of the open transaction how its commit went.
     outcome: watch::Sender<Outcome>,
 }
@@ -55,7 +53,6 @@ impl Default for Shared {
             open: None,
             released: 0,
             in_savepoint: false,
-            generation: 0,
             outcome: watch::channel(None).0,
         }
     }
@@ -99,7 +96,6 @@ impl Shared {
             (Err(error), _) => Err(error),
         };
         self.released = 0;
-        self.generation += 1;
         let told = committed.as_ref().map(|_| ()).map_err(ToString::to_string);
         self.outcome.send_replace(Some(told));
         self.outcome = watch::channel(None).0;
@@ -200,7 +196,6 @@ async fn release_and_wait(mut turn: OwnedMutexGuard<Shared>, writer: Writer) -> 
     if turn.released >= MAX_BATCH {
         return turn.commit().await;
     }
-    let mine = turn.generation;
     let mut outcome = turn.outcome.subscribe();
     let seen = outcome.clone();
     drop(turn);
@@ -215,20 +210,16 @@ async fn release_and_wait(mut turn: OwnedMutexGuard<Shared>, writer: Writer) -> 
     };
     tokio::select! {
         told = told => told,
-        turn = writer.shared.clone().lock_owned() => {
-            if turn.generation == mine {
-                commit_in(turn).await
-            } else {
-                // Committed meanwhile by another: its outcome is ours.
-                let told = seen.borrow().clone();
-                told_as_result(&told)
+        mut turn = writer.shared.clone().lock_owned() => {
+            // Each transaction tells its own channel: nothing told yet means it is still
+            // open, and this request commits it.
+            let told = seen.borrow().clone();
+            match told {
+                None => turn.commit().await,
+                told => told_as_result(&told),
             }
         }
     }
-}
-
-async fn commit_in(mut turn: OwnedMutexGuard<Shared>) -> Result<()> {
-    turn.commit().await
 }
 
 fn told_as_result(told: &Outcome) -> Result<()> {

@@ -79,13 +79,14 @@ async fn account_page_named(
         Ok(sessions) => sessions,
         Err(error) => return refusal(&member.tenant, &error),
     };
+    let now = app.tether.now();
     let template = AccountPage {
         frame: member.frame("/account"),
         name,
         email: member.signed_in.user.email.to_string(),
         sessions: sessions
             .into_iter()
-            .map(|own| SessionRow::of(own, app.tether.now()))
+            .map(|own| SessionRow::of(own, now))
             .collect(),
         errors,
         notice: notice.map(str::to_owned),

@@ -10,12 +10,11 @@ use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
 use super::console::{tenant_choices, wide, Staff};
 use super::member::Member;
-use super::{refusal, Frame, Query};
+use super::{refusal, url_encoded, Frame, Query};
 use crate::domain::activity::{Described, Part, Sentence};
 use crate::domain::actor::Action;
 use crate::domain::audit::{AuditAction, AuditQuery};
@@ -44,10 +43,6 @@ pub enum Links {
     None,
 }
 
-fn encoded(text: &str) -> String {
-    utf8_percent_encode(text, NON_ALPHANUMERIC).to_string()
-}
-
 /// The sentence as phrases, its names linked as `links` allows.
 pub fn phrases(sentence: &Sentence, links: Links) -> Vec<Phrase> {
     sentence
@@ -57,10 +52,10 @@ pub fn phrases(sentence: &Sentence, links: Links) -> Vec<Phrase> {
             let href = match (links, part) {
                 (Links::None, _) | (_, Part::Words(_)) => None,
                 (Links::Console { .. }, Part::Person { email, .. }) => {
-                    Some(format!("/users?search={}", encoded(email)))
+                    Some(format!("/users?search={}", url_encoded(email)))
                 }
                 (Links::Console { .. }, Part::Invitee(email)) => {
-                    Some(format!("/users/invites?email={}", encoded(email)))
+                    Some(format!("/users/invites?email={}", url_encoded(email)))
                 }
                 (Links::Console { msp }, Part::Tenant { id, .. }) => {
                     (*id != msp.0).then(|| format!("/clients/{id}"))
@@ -174,24 +169,28 @@ impl AuditFilter {
         (query, problems)
     }
 
-    /// The filters chosen, as they follow `?cursor=…` or start a query.
-    fn as_query(&self) -> String {
-        let mut query = String::new();
+    /// The filters that `query` (from `self.query`) uses, as they follow `?cursor=…` or
+    /// start a query: a date that was left out is not carried on.
+    fn as_query(&self, query: &AuditQuery) -> String {
+        let mut text = String::new();
         if let Some(action) = self.action() {
-            query.push_str(&format!("&action={}", action.name()));
+            text.push_str(&format!("&action={}", action.name()));
         }
         if let Some(tenant) = self.tenant() {
-            query.push_str(&format!("&tenant={tenant}"));
+            text.push_str(&format!("&tenant={tenant}"));
         }
         if let Some(actor) = self.actor() {
-            query.push_str(&format!("&actor={}", encoded(actor)));
+            text.push_str(&format!("&actor={}", url_encoded(actor)));
         }
-        for (name, value) in [("from", &self.from), ("to", &self.to)] {
-            if let Ok(Some(_)) = Self::day(value, name) {
-                query.push_str(&format!("&{name}={}", encoded(value.trim())));
+        for (name, value, used) in [
+            ("from", &self.from, query.since.is_some()),
+            ("to", &self.to, query.until.is_some()),
+        ] {
+            if used {
+                text.push_str(&format!("&{name}={}", url_encoded(value.trim())));
             }
         }
-        query
+        text
     }
 }
 
@@ -209,6 +208,7 @@ pub async fn audit(
     };
     let page = PageRequest::parse(filter.cursor.as_deref(), None).unwrap_or_default();
     let (query, problems) = filter.query(page);
+    let filters = filter.as_query(&query);
     let listed = match app.tether.activity(actor, query).await {
         Ok(listed) => listed,
         Err(error) => return refusal(&member.tenant, &error),
@@ -234,7 +234,7 @@ pub async fn audit(
         from: filter.from.clone(),
         to: filter.to.clone(),
         problems,
-        filters: filter.as_query(),
+        filters,
         older: listed.next_cursor,
     };
     member.page(StatusCode::OK, &template)

@@ -33,6 +33,9 @@ pub async fn dashboard(app: &AppState, member: &Member) -> Response {
         Err(error) => return refusal(&member.tenant, &error),
     };
     let now = app.tether.now();
+    let links = Links::Console {
+        msp: member.tenant.id,
+    };
     let activity = match app
         .tether
         .activity(
@@ -47,16 +50,7 @@ pub async fn dashboard(app: &AppState, member: &Member) -> Response {
         )
         .await
     {
-        Ok(page) => page
-            .items
-            .into_iter()
-            .map(|e| {
-                let links = Links::Console {
-                    msp: member.tenant.id,
-                };
-                row(e, now, links)
-            })
-            .collect(),
+        Ok(page) => page.items.into_iter().map(|e| row(e, now, links)).collect(),
         Err(Error::Forbidden) => Vec::new(),
         Err(error) => return refusal(&member.tenant, &error),
     };

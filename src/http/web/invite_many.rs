@@ -7,12 +7,13 @@ use askama::Template;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 use super::console::{field_messages, wide, Staff};
 use super::invite_form::{expiry_choices, role_choices};
 use super::member::Member;
-use super::{invite_page_headers, message, read_upload, refusal, Frame, Path, Unreadable};
+use super::{
+    invite_page_headers, message, read_upload, refusal, url_encoded, Frame, Path, Unreadable,
+};
 use crate::domain::actor::Action;
 use crate::domain::batch::{BatchRow, InviteBatch, RowOutcome, RowRole};
 use crate::domain::batch_file::{read_batch_file, FileRow, MAX_FILE_BYTES};
@@ -344,10 +345,7 @@ async fn submit(
         emailed: fields.send_email && !created.is_empty(),
         created,
         refused,
-        csv_href: format!(
-            "data:text/csv;charset=utf-8,{}",
-            utf8_percent_encode(&csv, NON_ALPHANUMERIC)
-        ),
+        csv_href: format!("data:text/csv;charset=utf-8,{}", url_encoded(&csv)),
     };
     (
         invite_page_headers(),

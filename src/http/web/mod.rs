@@ -571,6 +571,12 @@ fn plain_page(status: StatusCode, title: &'static str, sentence: &'static str) -
         .into_response()
 }
 
+/// Text as it goes into a URL: a query value, a `data:` link. Every byte but letters and
+/// digits is percent-encoded.
+pub fn url_encoded(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 /// A submitted multipart form (one that carries a file): its text fields by name, a checked
 /// box as present, and the chosen file's bytes.
 pub struct Upload {

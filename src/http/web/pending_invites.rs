@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::console::{redirect, tenant_choices, tenant_names, wide, Staff};
 use super::invite_form::link_page;
 use super::member::Member;
-use super::{refusal, Frame};
+use super::{refusal, url_encoded, Frame};
 use super::{Form, Path, Query};
 use crate::domain::error::Error;
 use crate::domain::invite::{InviteId, InviteQuery, InviteStatus, StatusFilter};
@@ -140,10 +140,7 @@ fn filter_query(status: Option<&str>, tenant_id: Option<i64>, email: Option<&str
         query.push_str(&format!("&tenant_id={id}"));
     }
     if let Some(email) = email {
-        query.push_str(&format!(
-            "&email={}",
-            percent_encoding::utf8_percent_encode(email, percent_encoding::NON_ALPHANUMERIC)
-        ));
+        query.push_str(&format!("&email={}", url_encoded(email)));
     }
     query
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::console::{field_messages, tenant_choices, tenant_names, wide, Staff};
 use super::invite_form::{expiry_choices, link_page, role_choices, InviteFields, InviteFormPage};
 use super::member::Member;
-use super::{refusal, Frame};
+use super::{refusal, url_encoded, Frame};
 use super::{Form, Query};
 use crate::domain::actor::Action;
 use crate::domain::error::Error;
@@ -91,10 +91,7 @@ pub async fn users(
         filters.push_str(&format!("&role={}", role.id()));
     }
     if !search.is_empty() {
-        filters.push_str(&format!(
-            "&search={}",
-            percent_encoding::utf8_percent_encode(&search, percent_encoding::NON_ALPHANUMERIC)
-        ));
+        filters.push_str(&format!("&search={}", url_encoded(&search)));
     }
     let template = UsersPage {
         frame: wide(member.frame("/users")),
