@@ -161,6 +161,16 @@ pub async fn new_client_page(State(app): State<AppState>, Staff(member): Staff) 
     member.page(StatusCode::OK, &template)
 }
 
+/// The page for a client form that could not be read (too large, or not a form).
+fn unreadable_form(
+    member: &Member,
+    Unreadable(status, problem): Unreadable,
+    back: Option<(&str, &str)>,
+) -> Response {
+    let title = "The form could not be read";
+    message(status, &member.tenant, title, &problem, back)
+}
+
 /// `POST /clients/new`: the client, its colour and its logo, in one step.
 pub async fn create_client(
     State(app): State<AppState>,
@@ -170,14 +180,8 @@ pub async fn create_client(
 ) -> Response {
     let fields = match read_client_fields(multipart).await {
         Ok(fields) => fields,
-        Err(Unreadable(status, problem)) => {
-            return message(
-                status,
-                &member.tenant,
-                "The form could not be read",
-                &problem,
-                Some(("/clients/new", "Try again")),
-            )
+        Err(unreadable) => {
+            return unreadable_form(&member, unreadable, Some(("/clients/new", "Try again")))
         }
     };
     if let Some(refusal) = member.untrusted_form(&app, &headers, &fields.csrf_token) {
@@ -306,15 +310,7 @@ pub async fn update_client(
 ) -> Response {
     let fields = match read_client_fields(multipart).await {
         Ok(fields) => fields,
-        Err(Unreadable(status, problem)) => {
-            return message(
-                status,
-                &member.tenant,
-                "The form could not be read",
-                &problem,
-                None,
-            )
-        }
+        Err(unreadable) => return unreadable_form(&member, unreadable, None),
     };
     if let Some(refusal) = member.untrusted_form(&app, &headers, &fields.csrf_token) {
         return refusal;
